@@ -27,7 +27,11 @@ export const MultibootHeaderFlag = {
   AddressFields: 1 << 16,
 } as const;
 
-/** The requirement bits this loader understands; any other bit in 0-15 makes it refuse. */
+/**
+ * The requirement bits this parser accepts; any other bit in 0-15 makes it refuse. Accepting
+ * VideoMode only means the request is returned in MultibootHeader.video: a machine without a
+ * framebuffer leaves the info structure's video fields invalid (flag bits 11/12 clear).
+ */
 const KNOWN_REQUIRED_FLAGS =
   MultibootHeaderFlag.PageAlignModules | MultibootHeaderFlag.MemoryInfo | MultibootHeaderFlag.VideoMode;
 

@@ -9,3 +9,5 @@
 
 export * from "./float80-core.js";
 export * from "./float80-arith.js";
+export * from "./float80-misc.js";
+export * from "./float80-conv.js";

@@ -1,0 +1,6 @@
+/** Registers every instruction group into the opcode tables (import for side effects). */
+import "./alu.js";
+import "./mov.js";
+import "./control.js";
+import "./stack.js";
+import "./io.js";

@@ -7,7 +7,6 @@
  */
 
 import {
-  CLS_DENORMAL,
   CLS_INF,
   CLS_QNAN,
   CLS_SNAN,

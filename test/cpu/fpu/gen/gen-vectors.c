@@ -12,7 +12,7 @@
  *   gcc -O1 -o /tmp/gen-vectors test/cpu/fpu/gen/gen-vectors.c
  *   /tmp/gen-vectors > test/cpu/fpu/vectors/x87-vectors.json
  *
- * Output: {"cpu": "...", "vectors": ["op cw in... out... sw", ...]}. Extended values are 20
+ * Output (already in Prettier's JSON layout): {"generator": ..., "vectors": ["op cw in... out... sw"]}. Extended values are 20
  * hex digits: sign/exponent (4) then significand (16). The status word is masked with 0x473F.
  *
  * Licence: MIT (part of pinvm). Written from scratch.
@@ -34,7 +34,7 @@ static uint64_t rnd(void) {
   return rng;
 }
 static int first = 1;
-static void emit_begin(void) { printf(first ? "\n  \"" : ",\n  \""); first = 0; }
+static void emit_begin(void) { printf(first ? "\n    \"" : ",\n    \""); first = 0; }
 static void pf(f80 x) { printf(" %04x%016llx", x.se, (unsigned long long)x.m); }
 static long double ld(f80 x) { long double r = 0; memcpy(&r, &x, 10); return r; }
 static f80 fx(long double r) { f80 x; memcpy(&x, &r, 10); return x; }
@@ -180,7 +180,7 @@ static f80 near_int(void) {
 int main(void) {
   static const uint16_t pcs[3] = {0x000, 0x200, 0x300};
   static const char *bn[4] = {"add", "sub", "mul", "div"};
-  printf("{\"generator\": \"test/cpu/fpu/gen/gen-vectors.c\", \"vectors\": [");
+  printf("{\n  \"generator\": \"test/cpu/fpu/gen/gen-vectors.c\",\n  \"vectors\": [");
   for (int rc = 0; rc < 4; rc++)
     for (int p = 0; p < 3; p++) {
       uint16_t cw = 0x007F | pcs[p] | rc << 10;
@@ -222,6 +222,6 @@ int main(void) {
     in[9] = rnd() & 1 ? 0x80 : 0;
     ldop("bld", 2, cw, in);
   }
-  printf("\n]}\n");
+  printf("\n  ]\n}\n");
   return 0;
 }

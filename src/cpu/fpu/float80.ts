@@ -5,6 +5,24 @@
  * Re-exports the representation and rounding core (float80-core.ts), arithmetic
  * (float80-arith.ts), comparison / partial remainder / scale / extract / round-to-integer
  * (float80-misc.ts) and format conversions incl. packed BCD (float80-conv.ts).
+ *
+ * Conventions: every operation takes the x87 control word `cw` (RC, PC, exception masks;
+ * SDM Vol.1 8.1.5), writes its result into a caller-owned Float80 (no allocation) and returns
+ * the status-word bits it raises (IE/DE/ZE/OE/UE/PE and C0-C3; SDM Vol.1 8.1.3). The caller
+ * ORs the exception bits into the sticky status word and decides about unmasked exceptions
+ * (SDM Vol.1 8.7): with IE/ZE/DE unmasked the destination must be left unchanged; with OE/UE
+ * unmasked, register results are already bias-adjusted (SDM Vol.1 8.5.4/8.5.5) and memory
+ * stores (FST m32/m64) must be suppressed.
+ *
+ * Deliberate deviations checked on silicon: pseudo-denormals are valid operands raising DE
+ * (SDM Vol.1 8.2.2), not invalid; FPREM/FPREM1 condition codes after an invalid operation
+ * are undefined and not modelled.
+ *
+ * TODO (transcendentals, not yet implemented; need extended-precision π/ln2 constants and
+ * argument reduction with ≥ 128-bit π, SDM Vol.1 8.3.8-8.3.9):
+ * - FSIN, FCOS, FSINCOS, FPTAN (|x| ≥ 2^63 → C2 = 1, operand unchanged);
+ * - FPATAN, F2XM1 (-1 ≤ x ≤ 1), FYL2X, FYL2XP1;
+ * - constants for FLDPI/FLDL2E/FLDL2T/FLDLG2/FLDLN2 rounded per RC (SDM Vol.1 8.3.7).
  */
 
 export * from "./float80-core.js";

@@ -20,6 +20,8 @@ import { LazyOp, computeFlags } from "./flags.js";
 import { translateSlow, TLB_SIZE, PERM } from "./mmu.js";
 import { decodeBlock, type Block } from "./decoder.js";
 import { deliverEvent, checkInterrupts } from "./interrupts.js";
+import { X87State } from "./fpu/x87-state.js";
+import { SseState } from "./sse/sse-state.js";
 
 const TWO32 = 4294967296;
 /** Lowest canonical linear address with 48-bit virtual addresses. */
@@ -142,6 +144,11 @@ export class Cpu {
   kernelGsBase = 0;
   /** TSC offset: the TSC reads as icount + tscOffset. */
   tscOffset = 0;
+
+  /** x87 FPU state. */
+  readonly x87 = new X87State();
+  /** SSE state (XMM registers, MXCSR). */
+  readonly sse = new SseState();
 
   /** Instructions retired since creation. */
   icount = 0;
@@ -771,6 +778,12 @@ export class Cpu {
     this.shutdownState = true;
     this.stopRequested = true;
     this.hooks.shutdown(reason);
+  }
+
+  /** Power-up/RESET values of the x87 and SSE state (unchanged by INIT). */
+  resetExtendedState(): void {
+    this.x87.reset();
+    this.sse.reset();
   }
 
   /** Read the time-stamp counter as (lo) with high half in rhi. */

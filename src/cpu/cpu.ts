@@ -15,7 +15,7 @@ import { SEG, ATTR } from "../x86/segment.js";
 import { PhysicalMemory } from "./memory.js";
 import { CpuFault } from "./fault.js";
 import { type CpuHooks, defaultHooks } from "./hooks.js";
-import { Instr, IF_TERMINAL } from "./instr.js";
+import type { Instr } from "./instr.js";
 import { LazyOp, computeFlags } from "./flags.js";
 import { translateSlow, TLB_SIZE, PERM } from "./mmu.js";
 import { decodeBlock, type Block } from "./decoder.js";
@@ -708,7 +708,8 @@ export class Cpu {
     if (!this.long64 && this.rip > this.segLimit[SEG.CS]) throw new CpuFault(13, 0);
     const phys = this.translate(lin, Access.Exec);
     const page = Math.floor(phys / 4096);
-    const key = ((phys & 0xfff) << 2) | (this.codeSize >> 1);
+    // Mode in the low 2 bits: 16-bit 1, 32-bit 2, 64-bit 3 (codeSize >> 1 would give 4 for 64-bit).
+    const key = ((phys & 0xfff) << 2) | (this.codeSize === 8 ? 3 : this.codeSize >> 1);
     let pageMap = this.codeCache.get(page);
     if (pageMap !== undefined) {
       const b = pageMap.get(key);
@@ -747,30 +748,57 @@ export class Cpu {
       }
       if (this.halted) return "halt";
       if (this.stopRequested) return "stop";
+      if (this.interruptShadow) {
+        // One instruction under the STI / MOV SS interrupt shadow (SDM Vol.3 6.8.3), then clear it.
+        this.stepOne();
+        this.interruptShadow = false;
+        continue;
+      }
+      let executed = 0;
       try {
         const block = this.currentBlock();
         const instrs = block.instrs;
         this.blockInvalidated = false;
-        for (let n = 0; n < instrs.length; n++) {
+        const count = instrs.length;
+        for (let n = 0; n < count; n++) {
           const i = instrs[n];
           this.nextRip = this.rip + i.len;
-          const shadow = this.interruptShadow;
           i.exec(this, i);
           this.rip = this.nextRip;
-          this.icount++;
-          if (shadow) this.interruptShadow = false;
-          if (this.blockInvalidated || this.stopRequested || (i.flags & IF_TERMINAL) !== 0) break;
+          executed++;
+          if (this.blockInvalidated || this.stopRequested) break;
         }
+        this.icount += executed;
       } catch (e) {
-        if (e instanceof CpuFault) {
-          this.icount++;
-          deliverEvent(this, e.vector, e.errorCode, "exception");
-        } else {
-          throw e;
-        }
+        this.icount += executed;
+        this.handleHostException(e);
       }
     }
     return this.shutdownState ? "shutdown" : this.halted ? "halt" : this.stopRequested ? "stop" : "limit";
+  }
+
+  /** Execute exactly one instruction (used under the interrupt shadow). */
+  private stepOne(): void {
+    try {
+      const block = this.currentBlock();
+      const i = block.instrs[0];
+      this.nextRip = this.rip + i.len;
+      i.exec(this, i);
+      this.rip = this.nextRip;
+      this.icount++;
+    } catch (e) {
+      this.handleHostException(e);
+    }
+  }
+
+  /** A CpuFault thrown by an instruction is delivered; anything else is a host bug and propagates. */
+  private handleHostException(e: unknown): void {
+    if (e instanceof CpuFault) {
+      this.icount++;
+      deliverEvent(this, e.vector, e.errorCode, "exception");
+    } else {
+      throw e;
+    }
   }
 
   /** Enter the shutdown state (triple fault) and tell the hypervisor. */

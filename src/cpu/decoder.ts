@@ -326,6 +326,10 @@ export function decodeOne(cpu: Cpu, f: Fetcher): Instr {
   }
   i.len = n;
   i.exec = def.exec;
+  if (def.special !== undefined) {
+    const h = def.special(i);
+    if (h !== undefined) i.exec = h;
+  }
   i.flags = flags & OPF_TERMINAL ? IF_TERMINAL : 0;
   if ((mode64 && flags & OPF_I64) || (lock && (!(flags & OPF_LOCK) || i.mod === 3 || !def.modrm))) {
     i.exec = udHandler;

@@ -108,6 +108,11 @@ export function computeFlags(cpu: Cpu): number {
 
 /** Evaluate condition code `cc` (0-15, the low nibble of Jcc/SETcc/CMOVcc; SDM Vol.1 Table B-1). */
 export function testCondition(cpu: Cpu, cc: number): boolean {
+  // Fast paths: ZF from the lazy result when all status flags are lazy.
+  if (cpu.lazyMask === 0x8d5 && (cc === 4 || cc === 5)) {
+    const z = cpu.lfSize === 8 ? cpu.lfR === 0 && cpu.lfRh === 0 : cpu.lfR === 0;
+    return cc === 4 ? z : !z;
+  }
   const f = cpu.lazyMask !== 0 ? (cpu.eflags & ~cpu.lazyMask) | (computeFlags(cpu) & cpu.lazyMask) : cpu.eflags;
   let r: boolean;
   switch (cc >> 1) {

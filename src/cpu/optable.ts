@@ -3,7 +3,7 @@
  * 0F3A maps (SDM Vol.2 Appendix A "Opcode Map"). Instruction-group modules in ops/ fill the
  * tables through `op()`, `group()` and `mandatory()`; the decoder reads them.
  */
-import type { Handler } from "./instr.js";
+import type { Handler, Instr } from "./instr.js";
 
 /** Immediate operand kinds (SDM Vol.2 A.2.2 operand-type codes). */
 export const enum Imm {
@@ -61,6 +61,11 @@ export interface OpDef {
   prefixed?: (OpDef | undefined)[];
   /** Mnemonic for diagnostics. */
   name: string;
+  /**
+   * Optional specializer: given the fully decoded instruction, return a faster handler for
+   * this particular form (e.g. register-register at 64 bits), or undefined to keep `exec`.
+   */
+  special?: (i: Instr) => Handler | undefined;
 }
 
 /** All opcode maps, indexed 0x000-0x3FF (see Instr.opcode). */
@@ -69,6 +74,13 @@ export const OPCODES: (OpDef | undefined)[] = new Array(0x400).fill(undefined);
 /** Define the entry for `opcode` (replacing any earlier one). */
 export function op(opcode: number, name: string, exec: Handler, modrm: boolean, imm: Imm = Imm.None, flags = 0): void {
   OPCODES[opcode] = { exec, modrm, imm, flags, name };
+}
+
+/** Attach a specializer to the entry already defined for `opcode` (see OpDef.special). */
+export function specialize(opcode: number, fn: (i: Instr) => Handler | undefined): void {
+  const d = OPCODES[opcode];
+  if (d === undefined) throw new Error(`specialize: opcode ${opcode.toString(16)} is not defined`);
+  d.special = fn;
 }
 
 /** Define member `reg` of the ModRM.reg-selected group at `opcode`. */

@@ -4,3 +4,4 @@ import "./mov.js";
 import "./control.js";
 import "./stack.js";
 import "./io.js";
+import "./shift.js";

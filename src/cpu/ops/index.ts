@@ -5,3 +5,4 @@ import "./control.js";
 import "./stack.js";
 import "./io.js";
 import "./shift.js";
+import "./muldiv.js";

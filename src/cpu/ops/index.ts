@@ -6,3 +6,4 @@ import "./stack.js";
 import "./io.js";
 import "./shift.js";
 import "./muldiv.js";
+import "./string.js";

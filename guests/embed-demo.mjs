@@ -10,6 +10,7 @@
  * runtime does. Commit the regenerated file together with that change.
  */
 import { execFileSync } from "node:child_process";
+import process from "node:process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -55,4 +56,4 @@ export function demoImage(): Uint8Array {
 }
 `;
 writeFileSync(target, text);
-console.log(`wrote ${target} (${bytes.length} bytes of image)`);
+process.stdout.write(`wrote ${target} (${bytes.length} bytes of image)\n`);

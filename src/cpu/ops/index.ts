@@ -7,3 +7,4 @@ import "./io.js";
 import "./shift.js";
 import "./muldiv.js";
 import "./string.js";
+import "./flagsops.js";

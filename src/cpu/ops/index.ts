@@ -8,3 +8,4 @@ import "./shift.js";
 import "./muldiv.js";
 import "./string.js";
 import "./flagsops.js";
+import "./bits.js";

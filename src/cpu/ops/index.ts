@@ -9,3 +9,4 @@ import "./muldiv.js";
 import "./string.js";
 import "./flagsops.js";
 import "./bits.js";
+import "./legacy.js";

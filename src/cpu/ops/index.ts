@@ -10,3 +10,6 @@ import "./string.js";
 import "./flagsops.js";
 import "./bits.js";
 import "./legacy.js";
+import "./control-regs.js";
+import "./system-tables.js";
+import "./msr-cpuid.js";

@@ -13,4 +13,4 @@ import "./legacy.js";
 import "./control-regs.js";
 import "./system-tables.js";
 import "./msr-cpuid.js";
-import "./x87.js";
+import "./exchange.js";

@@ -14,3 +14,4 @@ import "./control-regs.js";
 import "./system-tables.js";
 import "./msr-cpuid.js";
 import "./exchange.js";
+import "./x87.js";

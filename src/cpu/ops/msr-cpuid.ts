@@ -331,8 +331,9 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
     case 1:
       r.eax = CPUID_SIGNATURE;
       r.ebx = clflush ? 8 << 8 : 0; // CLFLUSH line size in 8-byte units; initial APIC ID 0
-      // TODO(x87/SSE): FPU (0), MMX (23), FXSR (24), SSE (25), SSE2 (26) once those exist.
+      // TODO(SSE): FXSR (24), SSE (25), SSE2 (26) once those exist.
       r.edx =
+        bit(implemented(0xd9), 0) | // FPU (x87, ops/x87.ts)
         bit(true, 2) | // DE
         bit(true, 3) | // PSE
         bit(true, 4) | // TSC

@@ -13,7 +13,7 @@
  *
  * QEMU TCG note: TCG 7.2's transcendentals (FSIN/FCOS/FPTAN/FPATAN/F2XM1/FYL2X/FYL2XP1) are
  * computed in host double precision (e.g. FSIN(1.0) = 3FFE D76AA47848677000 with PE clear;
- * silicon and pinvm give D76AA47848677021 with PE set), so 599 of the 9000 lines differ;
+ * silicon and pinvm give D76AA47848677021 with PE set), so 575 of the 9000 lines differ (with FPREM/FPREM1 below);
  * all of them carry the `t-` prefix, and every other line is identical under TCG and pinvm, and TCG reduces trigonometric arguments with an exact π rather than the x87's
  * 66-bit π. pinvm follows silicon (see src/cpu/fpu/x87-transcendental.ts). Lines for those
  * operations are therefore printed under the name prefix `t-` so a comparison can treat

@@ -11,14 +11,20 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
-import { createMachine, enterLong64, enterProtected32, enterReal, runCode, type TestMachine } from "../helpers/machine.js";
+import {
+  createMachine,
+  enterLong64,
+  enterProtected32,
+  enterReal,
+  runCode,
+  type TestMachine,
+} from "../helpers/machine.js";
 
 const CF = 1;
 const PF = 4;
 const AF = 0x10;
 const ZF = 0x40;
 const SF = 0x80;
-const OF = 0x800;
 const STATUS = 0x8d5;
 const CODE = 0x100000;
 
@@ -232,7 +238,11 @@ test("LSS/LFS in 64-bit mode, including the REX.W m16:64 form", () => {
   m.mem.write16(0x200008, 0x10);
   m.mem.write32(0x200010, 0xabcdef01);
   m.mem.write16(0x200014, 0x10);
-  runCode(m, "mov rbx, 0x200000\n.byte 0x48, 0x0f, 0xb2, 0x23 # lss rsp, [rbx] (m16:64)\nmov rax, -1\nlfs eax, [rbx + 0x10]", 64);
+  runCode(
+    m,
+    "mov rbx, 0x200000\n.byte 0x48, 0x0f, 0xb2, 0x23 # lss rsp, [rbx] (m16:64)\nmov rax, -1\nlfs eax, [rbx + 0x10]",
+    64,
+  );
   assert.equal(m.cpu.reg64(4), 0x80000);
   assert.equal(m.cpu.segSel[2], 0x10);
   assert.equal(m.cpu.lo[0] >>> 0, 0xabcdef01);
@@ -240,7 +250,19 @@ test("LSS/LFS in 64-bit mode, including the REX.W m16:64 form", () => {
 });
 
 test("the i64 opcodes are #UD in 64-bit mode", () => {
-  for (const bytes of ["0x27", "0x2f", "0x37", "0x3f", "0xd4, 10", "0xd5, 10", "0xd6", "0xce", "0x62, 0x03", "0xc5, 0x03", "0xc4, 0x03"]) {
+  for (const bytes of [
+    "0x27",
+    "0x2f",
+    "0x37",
+    "0x3f",
+    "0xd4, 10",
+    "0xd5, 10",
+    "0xd6",
+    "0xce",
+    "0x62, 0x03",
+    "0xc5, 0x03",
+    "0xc4, 0x03",
+  ]) {
     const m = createMachine();
     enterLong64(m);
     idt64(m, [6]);

@@ -24,6 +24,8 @@ export interface MachineConfig {
   version: boolean;
   /** Multiboot kernel image path; undefined = the built-in demo guest. */
   kernel?: string;
+  /** Kernel arguments (-append). */
+  append?: string;
   /** Guest RAM in bytes. */
   memoryBytes: number;
   /** COM1 on stdout, or no COM1 at all. */
@@ -50,6 +52,7 @@ export const DEBUG_EXIT_DEFAULT = { iobase: 0xf4, iosize: 4 } as const;
 /** Options pinvm knows: name -> takes a value. Aliases map to their canonical name. */
 const OPTIONS: Record<string, { value: boolean; multiple?: boolean; alias?: string }> = {
   kernel: { value: true },
+  append: { value: true },
   m: { value: true },
   serial: { value: true },
   debugcon: { value: true },
@@ -73,6 +76,7 @@ Boots a Multiboot v1 kernel (or, without -kernel, the built-in demo guest) on an
 x86-64 PC with COM1 on stdio. Flags follow QEMU's; single or double dash both work.
 
   -kernel FILE         Multiboot v1 image (ELF32 or a.out-kludge) to boot
+  -append ARGS         kernel command line (after the kernel's file name, as QEMU passes it)
   -m SIZE              guest RAM: MiB, or with suffix K/M/G (default ${DEFAULT_MEMORY_MIB}M)
   -serial stdio|none   COM1 on stdin/stdout (default) or no COM1
   -debugcon stdio|none port-E9 debug console on stderr, or dropped (default none)
@@ -217,11 +221,15 @@ export function parseCommandLine(argv: readonly string[]): MachineConfig {
   }
   const kernel = str("kernel");
   if (kernel === "") throw new UsageError("-kernel: empty file name");
+  if (kernel === undefined && str("append") !== undefined) {
+    throw new UsageError("-append only allowed with -kernel");
+  }
   const m = str("m");
   return {
     help: values.help === true,
     version: values.version === true,
     kernel,
+    append: str("append"),
     memoryBytes: m === undefined ? DEFAULT_MEMORY_MIB * 2 ** 20 : parseMemorySize(m),
     serial: serial === "stdio" ? "stdio" : "none",
     debugcon: debugcon === "stdio" ? "stdio" : "none",

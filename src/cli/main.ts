@@ -67,7 +67,14 @@ function runMachine(config: MachineConfig): number {
     debugConsole: config.debugcon === "stdio" ? debugOut.byte : undefined,
   });
   try {
-    loadMultiboot(machine, image);
+    // QEMU's multiboot loader passes "<kernel file name> <append>" as the command line.
+    const commandLine =
+      config.kernel === undefined
+        ? "demo"
+        : config.append
+          ? `${config.kernel} ${config.append}`
+          : config.kernel;
+    loadMultiboot(machine, image, { commandLine });
   } catch (e) {
     if (e instanceof LoaderError) {
       throw new UsageError(`${config.kernel ? `kernel '${config.kernel}'` : "demo guest"}: ${e.message}`);

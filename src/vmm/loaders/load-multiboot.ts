@@ -2,7 +2,7 @@
  * Boots a Multiboot v1 kernel on a PcMachine, as QEMU's `-kernel` does for such images:
  * parses the image (multiboot.ts), copies its segments into guest RAM and zeroes their bss,
  * writes the Multiboot information structure (mem_lower/mem_upper and a memory map derived
- * from the RAM size, the loader name), and puts the boot vCPU in the state of spec section
+ * from the RAM size, the loader name, an optional command line), and puts the boot vCPU in the state of spec section
  * 3.2 through the hypervisor's set-APIs: flat 32-bit protected mode, paging off, IF=0,
  * EAX=0x2BADB002, EBX=the information structure's address, EIP=the entry point.
  */
@@ -36,6 +36,15 @@ export interface MultibootBootInfo {
   infoAddress: number;
   /** Entry point (EIP). */
   entry: number;
+}
+
+/** Options of loadMultiboot. */
+export interface MultibootLoadOptions {
+  /**
+   * The kernel command line (the info structure's cmdline). QEMU and GRUB pass the kernel's
+   * file name followed by the arguments (`-append`); callers that want the same compose it.
+   */
+  commandLine?: string;
 }
 
 /** The memory map of a PC with `ramBytes` of RAM (e820-style, as firmware reports it). */
@@ -73,7 +82,11 @@ function hex(n: number): string {
  * Loads Multiboot kernel `image` into `machine` and readies its vCPU to start it. Throws
  * LoaderError for a malformed image or one that does not fit in the machine's RAM.
  */
-export function loadMultiboot(machine: PcMachine, image: Uint8Array): MultibootBootInfo {
+export function loadMultiboot(
+  machine: PcMachine,
+  image: Uint8Array,
+  options: MultibootLoadOptions = {},
+): MultibootBootInfo {
   const parsed = parseMultiboot(image);
   const vm = machine.vm;
   const ram = vm.memoryBytes;
@@ -102,6 +115,7 @@ export function loadMultiboot(machine: PcMachine, image: Uint8Array): MultibootB
     memUpperKiB: ram > ONE_MIB ? Math.floor((ram - ONE_MIB) / 1024) : 0,
     memoryMap: pcMemoryMap(ram),
     bootLoaderName: "pinvm",
+    commandLine: options.commandLine,
   });
 
   const state = multibootInitialState(parsed.entry, MULTIBOOT_INFO_ADDRESS);

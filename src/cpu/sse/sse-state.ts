@@ -10,6 +10,14 @@ export class SseState {
   readonly f32 = new Float32Array(this.xmm.buffer);
   /** Float64 view. */
   readonly f64 = new Float64Array(this.xmm.buffer);
+  /** Signed byte view. */
+  readonly i8 = new Int8Array(this.xmm.buffer);
+  /** Signed word view. */
+  readonly i16 = new Int16Array(this.xmm.buffer);
+  /** Unsigned word view. */
+  readonly u16 = new Uint16Array(this.xmm.buffer);
+  /** Unsigned dword view. */
+  readonly u32 = new Uint32Array(this.xmm.buffer);
   /** MXCSR. */
   mxcsr = 0x1f80;
 

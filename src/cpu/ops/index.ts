@@ -15,3 +15,7 @@ import "./system-tables.js";
 import "./msr-cpuid.js";
 import "./exchange.js";
 import "./x87.js";
+import "./sse-fp.js";
+import "./sse-int.js";
+import "./sse4.js";
+import "./xsave.js";

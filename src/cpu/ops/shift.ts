@@ -24,7 +24,9 @@
  * - SHLD/SHRD on 16-bit operands with count > 16 (result and flags undefined): the operand
  *   is shifted as the 48-bit concatenation dest:src:dest (SHLD) or dest:src:dest with the
  *   destination in the low word (SHRD); CF is the last bit shifted out of that value and OF
- *   follows the sign-change formula.
+ *   follows the sign-change formula. This is the Intel behaviour as we understand it (not
+ *   verified on Intel silicon here); AMD processors differ: they shift dest:src:src (the
+ *   recording host of test/cpu/vectors/shift.json, whose vectors mask these cases).
  */
 import type { Cpu } from "../cpu.js";
 import type { Instr } from "../instr.js";

@@ -191,6 +191,11 @@ export class Cpu {
   readonly codeCache = new Map<number, Map<number, Block>>();
   /** Set when a write invalidated the block being executed. */
   blockInvalidated = false;
+  /**
+   * Block-chaining epoch: bumped whenever a cached successor link could become wrong (TLB
+   * flush, code invalidation, mode/CPL/CS change). Links made in an older epoch are ignored.
+   */
+  chainEpoch = 0;
   /** Scratch: the high half produced by the last 64-bit read helper. */
   rhi = 0;
 
@@ -340,6 +345,7 @@ export class Cpu {
 
   /** Recompute the derived mode fields after CR0/EFER/CS/EFLAGS.VM changes. */
   updateMode(): void {
+    this.chainEpoch++;
     this.protectedMode = (this.cr0 & CR0.PE) !== 0;
     this.paging = (this.cr0 & CR0.PG) !== 0 && this.protectedMode;
     this.v86 = this.protectedMode && (this.eflags & FLAGS.VM) !== 0 && (this.efer & EFER.LMA) === 0;
@@ -361,6 +367,7 @@ export class Cpu {
 
   /** Recompute the MMU access mode from CPL and EFLAGS.AC. */
   updateAccessMode(): void {
+    this.chainEpoch++;
     this.accessMode = this.cpl === 3 ? 2 : (this.eflags & FLAGS.AC) !== 0 ? 1 : 0;
   }
 
@@ -388,6 +395,7 @@ export class Cpu {
 
   /** Invalidate the whole TLB, or only non-global entries. */
   flushTlb(keepGlobal: boolean): void {
+    this.chainEpoch++;
     if (!keepGlobal) {
       this.tlbTag.fill(NaN);
       return;
@@ -397,6 +405,7 @@ export class Cpu {
 
   /** Invalidate the TLB entry for one linear address (INVLPG). */
   flushTlbPage(lin: number): void {
+    this.chainEpoch++;
     const vpn = Math.floor(lin / 4096);
     const idx = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[idx] === vpn) this.tlbTag[idx] = NaN;
@@ -691,15 +700,22 @@ export class Cpu {
 
   /** Drop all decoded blocks of a physical page (a write hit it). */
   invalidateCodePage(page: number): void {
-    if (this.codeCache.delete(page)) this.blockInvalidated = true;
+    if (this.codeCache.delete(page)) {
+      this.blockInvalidated = true;
+      this.chainEpoch++;
+    }
     this.mem.codePage[page] = 0;
   }
 
   /** Drop every decoded block. */
   flushCodeCache(): void {
+    this.chainEpoch++;
     for (const page of this.codeCache.keys()) this.mem.codePage[page] = 0;
     this.codeCache.clear();
   }
+
+  /** The block executed last (for chaining), or null. */
+  private lastBlock: Block | null = null;
 
   /** Find or decode the block at the current RIP. */
   private currentBlock(): Block {
@@ -756,7 +772,24 @@ export class Cpu {
       }
       let executed = 0;
       try {
-        const block = this.currentBlock();
+        let block: Block;
+        const prev = this.lastBlock;
+        const epoch = this.chainEpoch;
+        if (prev !== null && prev.succEpoch0 === epoch && prev.succRip0 === this.rip) block = prev.succ0!;
+        else if (prev !== null && prev.succEpoch1 === epoch && prev.succRip1 === this.rip) block = prev.succ1!;
+        else {
+          block = this.currentBlock();
+          if (prev !== null && block.cacheable && this.chainEpoch === epoch) {
+            // Keep the most recent successor in slot 0, the previous one in slot 1.
+            prev.succRip1 = prev.succRip0;
+            prev.succ1 = prev.succ0;
+            prev.succEpoch1 = prev.succEpoch0;
+            prev.succRip0 = this.rip;
+            prev.succ0 = block;
+            prev.succEpoch0 = epoch;
+          }
+        }
+        this.lastBlock = block.cacheable ? block : null;
         const instrs = block.instrs;
         this.blockInvalidated = false;
         const count = instrs.length;
@@ -771,6 +804,7 @@ export class Cpu {
         this.icount += executed;
       } catch (e) {
         this.icount += executed;
+        this.lastBlock = null;
         this.handleHostException(e);
       }
     }

@@ -29,6 +29,13 @@ export interface Block {
   instrs: Instr[];
   /** False when the block's last instruction continues onto another page (not cached). */
   cacheable: boolean;
+  /** Successor cache (block chaining): RIP, block and CPU chain epoch of two recent successors. */
+  succRip0: number;
+  succ0: Block | null;
+  succEpoch0: number;
+  succRip1: number;
+  succ1: Block | null;
+  succEpoch1: number;
 }
 
 const MAX_BLOCK = 64;
@@ -378,7 +385,7 @@ export function decodeBlock(cpu: Cpu, lin: number, phys: number): Block {
       break;
     }
   }
-  return { instrs, cacheable };
+  return { instrs, cacheable, succRip0: NaN, succ0: null, succEpoch0: -1, succRip1: NaN, succ1: null, succEpoch1: -1 };
 }
 
 export type { Fetcher };

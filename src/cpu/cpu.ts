@@ -311,7 +311,16 @@ export class Cpu {
   }
 
   /** Record a 64-bit flag-setting operation lazily. */
-  setLazy64(op: LazyOp, a: number, ah: number, b: number, bh: number, r: number, rh: number, mask: number): void {
+  setLazy64(
+    op: LazyOp,
+    a: number,
+    ah: number,
+    b: number,
+    bh: number,
+    r: number,
+    rh: number,
+    mask: number,
+  ): void {
     this.lfOp = op;
     this.lfSize = 8;
     this.lfA = a;
@@ -684,7 +693,8 @@ export class Cpu {
     if (this.long64 && osize === 8) {
       if (target < CANON_LOW || target >= CANON_HIGH) {
         // Wrap modulo 2^64 first: a target just past the top of the address space is canonical low.
-        const wrapped = target >= 2 ** 63 ? target - 2 ** 64 : target < -(2 ** 63) ? target + 2 ** 64 : target;
+        const wrapped =
+          target >= 2 ** 63 ? target - 2 ** 64 : target < -(2 ** 63) ? target + 2 ** 64 : target;
         if (wrapped < CANON_LOW || wrapped >= CANON_HIGH) throw new CpuFault(13, 0);
         target = wrapped;
       }
@@ -776,7 +786,8 @@ export class Cpu {
         const prev = this.lastBlock;
         const epoch = this.chainEpoch;
         if (prev !== null && prev.succEpoch0 === epoch && prev.succRip0 === this.rip) block = prev.succ0!;
-        else if (prev !== null && prev.succEpoch1 === epoch && prev.succRip1 === this.rip) block = prev.succ1!;
+        else if (prev !== null && prev.succEpoch1 === epoch && prev.succRip1 === this.rip)
+          block = prev.succ1!;
         else {
           block = this.currentBlock();
           if (prev !== null && block.cacheable && this.chainEpoch === epoch) {

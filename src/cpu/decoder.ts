@@ -385,7 +385,16 @@ export function decodeBlock(cpu: Cpu, lin: number, phys: number): Block {
       break;
     }
   }
-  return { instrs, cacheable, succRip0: NaN, succ0: null, succEpoch0: -1, succRip1: NaN, succ1: null, succEpoch1: -1 };
+  return {
+    instrs,
+    cacheable,
+    succRip0: NaN,
+    succ0: null,
+    succEpoch0: -1,
+    succRip1: NaN,
+    succ1: null,
+    succEpoch1: -1,
+  };
 }
 
 export type { Fetcher };

@@ -47,9 +47,12 @@ export function computeFlags(cpu: Cpu): number {
       case LazyOp.Adc:
       case LazyOp.Inc: {
         const cmp = rh !== ah ? rh < ah : r < a;
-        if (cpu.lfOp !== LazyOp.Inc && (cmp || (cpu.lfOp === LazyOp.Adc && cpu.lfCin && rh === ah && r === a)))
+        if (
+          cpu.lfOp !== LazyOp.Inc &&
+          (cmp || (cpu.lfOp === LazyOp.Adc && cpu.lfCin && rh === ah && r === a))
+        )
           f |= 1;
-        if (((ah ^ rh) & (bh ^ rh)) & 0x80000000) f |= 0x800;
+        if ((ah ^ rh) & (bh ^ rh) & 0x80000000) f |= 0x800;
         f |= (a ^ b ^ r) & 0x10;
         break;
       }
@@ -59,7 +62,7 @@ export function computeFlags(cpu: Cpu): number {
         const lt = ah !== bh ? ah < bh : a < b;
         if (cpu.lfOp !== LazyOp.Dec && (lt || (cpu.lfOp === LazyOp.Sbb && cpu.lfCin && ah === bh && a === b)))
           f |= 1;
-        if (((ah ^ bh) & (ah ^ rh)) & 0x80000000) f |= 0x800;
+        if ((ah ^ bh) & (ah ^ rh) & 0x80000000) f |= 0x800;
         f |= (a ^ b ^ r) & 0x10;
         break;
       }
@@ -113,7 +116,8 @@ export function testCondition(cpu: Cpu, cc: number): boolean {
     const z = cpu.lfSize === 8 ? cpu.lfR === 0 && cpu.lfRh === 0 : cpu.lfR === 0;
     return cc === 4 ? z : !z;
   }
-  const f = cpu.lazyMask !== 0 ? (cpu.eflags & ~cpu.lazyMask) | (computeFlags(cpu) & cpu.lazyMask) : cpu.eflags;
+  const f =
+    cpu.lazyMask !== 0 ? (cpu.eflags & ~cpu.lazyMask) | (computeFlags(cpu) & cpu.lazyMask) : cpu.eflags;
   let r: boolean;
   switch (cc >> 1) {
     case 0:

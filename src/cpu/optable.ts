@@ -72,7 +72,14 @@ export interface OpDef {
 export const OPCODES: (OpDef | undefined)[] = new Array(0x400).fill(undefined);
 
 /** Define the entry for `opcode` (replacing any earlier one). */
-export function op(opcode: number, name: string, exec: Handler, modrm: boolean, imm: Imm = Imm.None, flags = 0): void {
+export function op(
+  opcode: number,
+  name: string,
+  exec: Handler,
+  modrm: boolean,
+  imm: Imm = Imm.None,
+  flags = 0,
+): void {
   OPCODES[opcode] = { exec, modrm, imm, flags, name };
 }
 
@@ -94,7 +101,13 @@ export function group(
 ): void {
   let d = OPCODES[opcode];
   if (d === undefined || d.group === undefined) {
-    d = { modrm: true, imm: Imm.None, flags: 0, group: new Array(8).fill(undefined), name: `grp${opcode.toString(16)}` };
+    d = {
+      modrm: true,
+      imm: Imm.None,
+      flags: 0,
+      group: new Array(8).fill(undefined),
+      name: `grp${opcode.toString(16)}`,
+    };
     OPCODES[opcode] = d;
   }
   d.group![reg] = { exec, modrm: true, imm, flags, name };
@@ -120,7 +133,13 @@ export function mandatory(
 ): void {
   let d = OPCODES[opcode];
   if (d === undefined || d.prefixed === undefined) {
-    d = { modrm, imm: Imm.None, flags: 0, prefixed: new Array(4).fill(undefined), name: `pfx${opcode.toString(16)}` };
+    d = {
+      modrm,
+      imm: Imm.None,
+      flags: 0,
+      prefixed: new Array(4).fill(undefined),
+      name: `pfx${opcode.toString(16)}`,
+    };
     OPCODES[opcode] = d;
   }
   d.prefixed![prefix] = { exec, modrm, imm, flags, name };

@@ -3,7 +3,14 @@
  * processor. The CPU applies architectural state only; what the hypervisor owns (the local
  * APIC, paravirtual MSRs, pins) is reset by the hypervisor.
  */
-import { RESET_STATE, initCr0, type ResetKind, type RowAction, type SegmentInit, type StateRow } from "../x86/reset-state.js";
+import {
+  RESET_STATE,
+  initCr0,
+  type ResetKind,
+  type RowAction,
+  type SegmentInit,
+  type StateRow,
+} from "../x86/reset-state.js";
 import { SEG } from "../x86/segment.js";
 import { MSR } from "../x86/msr.js";
 import type { Cpu } from "./cpu.js";

@@ -112,7 +112,8 @@ export function loadRealMode(cpu: Cpu, seg: number, sel: number): void {
   cpu.segBase[seg] = (sel & 0xffff) << 4;
   if (cpu.v86) {
     cpu.segLimit[seg] = 0xffff;
-    cpu.segAttr[seg] = ATTR.P | ATTR.S | ATTR.RW | ATTR.A | (3 << ATTR.DPL_SHIFT) | (seg === SEG.CS ? ATTR.CODE : 0);
+    cpu.segAttr[seg] =
+      ATTR.P | ATTR.S | ATTR.RW | ATTR.A | (3 << ATTR.DPL_SHIFT) | (seg === SEG.CS ? ATTR.CODE : 0);
   } else if (seg === SEG.CS) {
     // Real mode keeps limit and attributes; a CS load makes the segment a 16-bit one.
     cpu.segAttr[seg] &= ~(ATTR.DB | ATTR.L);
@@ -150,7 +151,8 @@ export function loadDataSegment(cpu: Cpu, seg: number, sel: number): void {
   const isCode = (attr & ATTR.CODE) !== 0;
   if ((attr & ATTR.S) === 0) throw new CpuFault(13, sel & 0xfffc);
   if (seg === SEG.SS) {
-    if (rpl !== cpu.cpl || dpl !== cpu.cpl || isCode || (attr & ATTR.RW) === 0) throw new CpuFault(13, sel & 0xfffc);
+    if (rpl !== cpu.cpl || dpl !== cpu.cpl || isCode || (attr & ATTR.RW) === 0)
+      throw new CpuFault(13, sel & 0xfffc);
     if ((attr & ATTR.P) === 0) throw new CpuFault(12, sel & 0xfffc);
   } else {
     if (isCode && (attr & ATTR.RW) === 0) throw new CpuFault(13, sel & 0xfffc);
@@ -184,6 +186,7 @@ export function nullInvalidDataSegments(cpu: Cpu): void {
     const dpl = (a >> ATTR.DPL_SHIFT) & 3;
     const conformingCode = (a & ATTR.CODE) !== 0 && (a & ATTR.EC) !== 0;
     if ((a & ATTR.S) !== 0 && !conformingCode && dpl < cpu.cpl) loadNull(cpu, s, 0);
-    else if ((a & ATTR.S) === 0 && (cpu.segSel[s] & 0xfffc) !== 0 && cpu.long64 === false) loadNull(cpu, s, 0);
+    else if ((a & ATTR.S) === 0 && (cpu.segSel[s] & 0xfffc) !== 0 && cpu.long64 === false)
+      loadNull(cpu, s, 0);
   }
 }

@@ -70,7 +70,12 @@ export class CpuStateError extends Error {
 export function saveCpuState(cpu: Cpu): CpuState {
   const segs: SegmentState[] = [];
   for (let s = 0; s < 8; s++) {
-    segs.push({ selector: cpu.segSel[s], base: cpu.segBase[s], limit: cpu.segLimit[s], attr: cpu.segAttr[s] });
+    segs.push({
+      selector: cpu.segSel[s],
+      base: cpu.segBase[s],
+      limit: cpu.segLimit[s],
+      attr: cpu.segAttr[s],
+    });
   }
   const gprs: [number, number][] = [];
   for (let r = 0; r < 16; r++) gprs.push([cpu.lo[r] >>> 0, cpu.hi[r] >>> 0]);
@@ -123,12 +128,14 @@ function u32(v: unknown, what: string): number {
 }
 
 function num(v: unknown, what: string): number {
-  if (typeof v !== "number" || !Number.isFinite(v)) throw new CpuStateError(`CPU state: ${what} must be a number`);
+  if (typeof v !== "number" || !Number.isFinite(v))
+    throw new CpuStateError(`CPU state: ${what} must be a number`);
   return v;
 }
 
 function arr<T>(v: unknown, len: number, what: string): T[] {
-  if (!Array.isArray(v) || v.length !== len) throw new CpuStateError(`CPU state: ${what} must be an array of ${len}`);
+  if (!Array.isArray(v) || v.length !== len)
+    throw new CpuStateError(`CPU state: ${what} must be an array of ${len}`);
   return v as T[];
 }
 
@@ -136,19 +143,28 @@ function arr<T>(v: unknown, len: number, what: string): T[] {
 export function loadCpuState(cpu: Cpu, s: CpuState): void {
   if (typeof s !== "object" || s === null) throw new CpuStateError("CPU state: not an object");
   if (s.version !== CPU_STATE_VERSION) {
-    throw new CpuStateError(`CPU state: version ${String(s.version)} is not supported (expected ${CPU_STATE_VERSION})`);
+    throw new CpuStateError(
+      `CPU state: version ${String(s.version)} is not supported (expected ${CPU_STATE_VERSION})`,
+    );
   }
-  const gprs = arr<[number, number]>(s.gprs, 16, "gprs").map((g, n) => [u32(g?.[0], `gprs[${n}].lo`), u32(g?.[1], `gprs[${n}].hi`)]);
+  const gprs = arr<[number, number]>(s.gprs, 16, "gprs").map((g, n) => [
+    u32(g?.[0], `gprs[${n}].lo`),
+    u32(g?.[1], `gprs[${n}].hi`),
+  ]);
   const segs = arr<SegmentState>(s.segments, 8, "segments").map((g, n) => ({
     selector: u32(g?.selector, `segments[${n}].selector`) & 0xffff,
     base: num(g?.base, `segments[${n}].base`),
     limit: u32(g?.limit, `segments[${n}].limit`),
     attr: u32(g?.attr, `segments[${n}].attr`) & 0xf0ff,
   }));
-  const dr = arr<[number, number]>(s.dr, 8, "dr").map((g, n) => [u32(g?.[0], `dr[${n}].lo`), u32(g?.[1], `dr[${n}].hi`)]);
+  const dr = arr<[number, number]>(s.dr, 8, "dr").map((g, n) => [
+    u32(g?.[0], `dr[${n}].lo`),
+    u32(g?.[1], `dr[${n}].hi`),
+  ]);
   const cr3 = arr<number>(s.cr3, 2, "cr3");
   const x87regs = arr<string>(s.x87?.regs, 8, "x87.regs").map((h, n) => {
-    if (typeof h !== "string" || !/^[0-9a-fA-F]{20}$/.test(h)) throw new CpuStateError(`CPU state: x87.regs[${n}] must be 20 hex digits`);
+    if (typeof h !== "string" || !/^[0-9a-fA-F]{20}$/.test(h))
+      throw new CpuStateError(`CPU state: x87.regs[${n}] must be 20 hex digits`);
     return Float80.fromHex(h);
   });
   const xmm = arr<number>(s.sse?.xmm, 64, "sse.xmm").map((v, n) => u32(v, `sse.xmm[${n}]`));

@@ -33,7 +33,12 @@ export interface StateRow<T> {
   note: string;
 }
 
-const same = <T>(v: T, note: string): StateRow<T> => ({ powerUp: { set: v }, reset: { set: v }, init: { set: v }, note });
+const same = <T>(v: T, note: string): StateRow<T> => ({
+  powerUp: { set: v },
+  reset: { set: v },
+  init: { set: v },
+  note,
+});
 const hwOnly = <T>(v: T, note: string): StateRow<T> => ({
   powerUp: { set: v },
   reset: { set: v },

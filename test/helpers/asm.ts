@@ -25,7 +25,19 @@ export function assemble(source: string, bits: 16 | 32 | 64 = 64, org = 0): Uint
   const bin = join(dir, `t${n}.bin`);
   writeFileSync(src, `.intel_syntax noprefix\n.code${bits}\n.org 0\n${source}\n`);
   execFileSync("as", [bits === 64 ? "--64" : "--32", "-o", obj, src]);
-  execFileSync("ld", ["-m", bits === 64 ? "elf_x86_64" : "elf_i386", "-Ttext", `0x${org.toString(16)}`, "--oformat", "binary", "-e", "0", "-o", bin, obj]);
+  execFileSync("ld", [
+    "-m",
+    bits === 64 ? "elf_x86_64" : "elf_i386",
+    "-Ttext",
+    `0x${org.toString(16)}`,
+    "--oformat",
+    "binary",
+    "-e",
+    "0",
+    "-o",
+    bin,
+    obj,
+  ]);
   const bytes = new Uint8Array(readFileSync(bin));
   cache.set(key, bytes);
   return bytes;

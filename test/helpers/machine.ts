@@ -117,7 +117,13 @@ export function enterReal(m: TestMachine): void {
 }
 
 /** Assemble `source` for the current mode, place it at `addr`, run until HLT (or `limit`). */
-export function runCode(m: TestMachine, source: string, bits: 16 | 32 | 64, addr: number = LAYOUT.code, limit = 1_000_000): string {
+export function runCode(
+  m: TestMachine,
+  source: string,
+  bits: 16 | 32 | 64,
+  addr: number = LAYOUT.code,
+  limit = 1_000_000,
+): string {
   const code = assemble(source + "\nhlt\n", bits, addr);
   m.mem.load(addr, code);
   m.cpu.rip = bits === 16 ? addr - m.cpu.segBase[1] : addr;

@@ -30,7 +30,15 @@ export const enum AluOp {
  * Compute `a op b` at `size` bytes, record flags, and return the result (64-bit: low half,
  * high half in cpu.rhi). Operands are unsigned and masked to size; ah/bh are high halves.
  */
-export function alu(cpu: Cpu, opIdx: number, size: number, a: number, ah: number, b: number, bh: number): number {
+export function alu(
+  cpu: Cpu,
+  opIdx: number,
+  size: number,
+  a: number,
+  ah: number,
+  b: number,
+  bh: number,
+): number {
   if (size === 8) {
     let rl: number;
     let rh: number;
@@ -124,7 +132,7 @@ export function alu(cpu: Cpu, opIdx: number, size: number, a: number, ah: number
 export function rmwLinear(cpu: Cpu, i: Instr, size: number): number {
   const lin = cpu.linear(i.seg, cpu.ea(i), size, true);
   cpu.translate(lin, Access.Write);
-  if (((lin & 0xfff) + size - 1) > 0xfff) cpu.translate(lin + size - 1, Access.Write);
+  if ((lin & 0xfff) + size - 1 > 0xfff) cpu.translate(lin + size - 1, Access.Write);
   return lin;
 }
 
@@ -302,21 +310,37 @@ for (let n = 0; n < 8; n++) {
 }
 
 // TEST (84, 85, A8, A9, F6/F7 /0 /1).
-op(0x84, "test", (cpu, i) => {
-  const b = cpu.readRegOp(i, 1);
-  testOp(cpu, 1, cpu.readRM(i, 1), 0, b, 0);
-}, true);
-op(0x85, "test", (cpu, i) => {
-  const b = cpu.readRegOp(i, i.osize);
-  const bh = cpu.rhi;
-  const a = cpu.readRM(i, i.osize);
-  testOp(cpu, i.osize, a, cpu.rhi, b, bh);
-}, true);
+op(
+  0x84,
+  "test",
+  (cpu, i) => {
+    const b = cpu.readRegOp(i, 1);
+    testOp(cpu, 1, cpu.readRM(i, 1), 0, b, 0);
+  },
+  true,
+);
+op(
+  0x85,
+  "test",
+  (cpu, i) => {
+    const b = cpu.readRegOp(i, i.osize);
+    const bh = cpu.rhi;
+    const a = cpu.readRM(i, i.osize);
+    testOp(cpu, i.osize, a, cpu.rhi, b, bh);
+  },
+  true,
+);
 op(0xa8, "test", (cpu, i) => testOp(cpu, 1, cpu.getReg(0, 1), 0, i.imm, 0), false, Imm.Ib);
-op(0xa9, "test", (cpu, i) => {
-  const a = cpu.getReg(0, i.osize);
-  testOp(cpu, i.osize, a, cpu.rhi, i.imm >>> 0, i.osize === 8 && i.imm < 0 ? 0xffffffff : 0);
-}, false, Imm.Iz);
+op(
+  0xa9,
+  "test",
+  (cpu, i) => {
+    const a = cpu.getReg(0, i.osize);
+    testOp(cpu, i.osize, a, cpu.rhi, i.imm >>> 0, i.osize === 8 && i.imm < 0 ? 0xffffffff : 0);
+  },
+  false,
+  Imm.Iz,
+);
 const testRmImm8 = (cpu: Cpu, i: Instr): void => testOp(cpu, 1, cpu.readRM(i, 1), 0, i.imm, 0);
 const testRmImm = (cpu: Cpu, i: Instr): void => {
   const a = cpu.readRM(i, i.osize);

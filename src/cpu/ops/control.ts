@@ -26,12 +26,17 @@ for (let cc = 0; cc < 16; cc++) {
   op(0x70 + cc, "jcc", jcc, false, Imm.Jb, OPF_TERMINAL | OPF_F64);
   op(0x180 + cc, "jcc", jcc, false, Imm.Jz, OPF_TERMINAL | OPF_F64);
   op(0x190 + cc, "setcc", (cpu, i) => cpu.writeRM(i, 1, testCondition(cpu, cc) ? 1 : 0), true);
-  op(0x140 + cc, "cmovcc", (cpu, i) => {
-    const v = cpu.readRM(i, i.osize);
-    const vh = cpu.rhi;
-    if (testCondition(cpu, cc)) cpu.writeRegOp(i, i.osize, v, vh);
-    else if (i.osize === 4) cpu.hi[i.reg] = 0; // 32-bit CMOV zero-extends even when false
-  }, true);
+  op(
+    0x140 + cc,
+    "cmovcc",
+    (cpu, i) => {
+      const v = cpu.readRM(i, i.osize);
+      const vh = cpu.rhi;
+      if (testCondition(cpu, cc)) cpu.writeRegOp(i, i.osize, v, vh);
+      else if (i.osize === 4) cpu.hi[i.reg] = 0; // 32-bit CMOV zero-extends even when false
+    },
+    true,
+  );
 }
 
 /** Push the return address (next RIP) with the branch operand size. */
@@ -41,16 +46,23 @@ function pushReturn(cpu: Cpu, size: number): void {
   else cpu.push(size, size === 2 ? r & 0xffff : r >>> 0);
 }
 
-op(0xe8, "call", (cpu, i) => {
-  const size = branchSize(cpu, i);
-  const target = cpu.nextRip + i.imm;
-  const save = cpu.nextRip;
-  cpu.branch(target, size); // checks before the push
-  const t = cpu.nextRip;
-  cpu.nextRip = save;
-  pushReturn(cpu, size);
-  cpu.nextRip = t;
-}, false, Imm.Jz, OPF_TERMINAL | OPF_F64);
+op(
+  0xe8,
+  "call",
+  (cpu, i) => {
+    const size = branchSize(cpu, i);
+    const target = cpu.nextRip + i.imm;
+    const save = cpu.nextRip;
+    cpu.branch(target, size); // checks before the push
+    const t = cpu.nextRip;
+    cpu.nextRip = save;
+    pushReturn(cpu, size);
+    cpu.nextRip = t;
+  },
+  false,
+  Imm.Jz,
+  OPF_TERMINAL | OPF_F64,
+);
 
 /** Read an indirect near target from r/m. */
 function indirectTarget(cpu: Cpu, i: Instr, size: number): number {
@@ -58,20 +70,34 @@ function indirectTarget(cpu: Cpu, i: Instr, size: number): number {
   if (size === 8) return (cpu.rhi | 0) * 4294967296 + v;
   return v;
 }
-group(0xff, 2, "call", (cpu, i) => {
-  const size = branchSize(cpu, i);
-  const target = indirectTarget(cpu, i, size);
-  const save = cpu.nextRip;
-  cpu.branch(target, size);
-  const t = cpu.nextRip;
-  cpu.nextRip = save;
-  pushReturn(cpu, size);
-  cpu.nextRip = t;
-}, Imm.None, OPF_TERMINAL | OPF_F64);
-group(0xff, 4, "jmp", (cpu, i) => {
-  const size = branchSize(cpu, i);
-  cpu.branch(indirectTarget(cpu, i, size), size);
-}, Imm.None, OPF_TERMINAL | OPF_F64);
+group(
+  0xff,
+  2,
+  "call",
+  (cpu, i) => {
+    const size = branchSize(cpu, i);
+    const target = indirectTarget(cpu, i, size);
+    const save = cpu.nextRip;
+    cpu.branch(target, size);
+    const t = cpu.nextRip;
+    cpu.nextRip = save;
+    pushReturn(cpu, size);
+    cpu.nextRip = t;
+  },
+  Imm.None,
+  OPF_TERMINAL | OPF_F64,
+);
+group(
+  0xff,
+  4,
+  "jmp",
+  (cpu, i) => {
+    const size = branchSize(cpu, i);
+    cpu.branch(indirectTarget(cpu, i, size), size);
+  },
+  Imm.None,
+  OPF_TERMINAL | OPF_F64,
+);
 
 /** RET near [imm16] (SDM Vol.2 RET). */
 function retNear(cpu: Cpu, i: Instr, release: number): void {
@@ -107,15 +133,43 @@ function decCount(cpu: Cpu, i: Instr): boolean {
   cpu.lo[1] = (cpu.lo[1] & ~0xffff) | c;
   return c !== 0;
 }
-op(0xe2, "loop", (cpu, i) => {
-  if (decCount(cpu, i)) jumpRel(cpu, i);
-}, false, Imm.Jb, OPF_TERMINAL | OPF_F64);
-op(0xe1, "loope", (cpu, i) => {
-  if (decCount(cpu, i) && testCondition(cpu, 4)) jumpRel(cpu, i);
-}, false, Imm.Jb, OPF_TERMINAL | OPF_F64);
-op(0xe0, "loopne", (cpu, i) => {
-  if (decCount(cpu, i) && testCondition(cpu, 5)) jumpRel(cpu, i);
-}, false, Imm.Jb, OPF_TERMINAL | OPF_F64);
-op(0xe3, "jcxz", (cpu, i) => {
-  if (countReg(cpu, i) === 0) jumpRel(cpu, i);
-}, false, Imm.Jb, OPF_TERMINAL | OPF_F64);
+op(
+  0xe2,
+  "loop",
+  (cpu, i) => {
+    if (decCount(cpu, i)) jumpRel(cpu, i);
+  },
+  false,
+  Imm.Jb,
+  OPF_TERMINAL | OPF_F64,
+);
+op(
+  0xe1,
+  "loope",
+  (cpu, i) => {
+    if (decCount(cpu, i) && testCondition(cpu, 4)) jumpRel(cpu, i);
+  },
+  false,
+  Imm.Jb,
+  OPF_TERMINAL | OPF_F64,
+);
+op(
+  0xe0,
+  "loopne",
+  (cpu, i) => {
+    if (decCount(cpu, i) && testCondition(cpu, 5)) jumpRel(cpu, i);
+  },
+  false,
+  Imm.Jb,
+  OPF_TERMINAL | OPF_F64,
+);
+op(
+  0xe3,
+  "jcxz",
+  (cpu, i) => {
+    if (countReg(cpu, i) === 0) jumpRel(cpu, i);
+  },
+  false,
+  Imm.Jb,
+  OPF_TERMINAL | OPF_F64,
+);

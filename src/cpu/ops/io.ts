@@ -54,38 +54,90 @@ function ioSize(i: Instr, byte: boolean): number {
 }
 
 op(0xe4, "in", (cpu, i) => cpu.setReg(0, 1, portIn(cpu, i.imm, 1)), false, Imm.Ib, OPF_TERMINAL);
-op(0xe5, "in", (cpu, i) => cpu.setReg(0, ioSize(i, false), portIn(cpu, i.imm, ioSize(i, false))), false, Imm.Ib, OPF_TERMINAL);
+op(
+  0xe5,
+  "in",
+  (cpu, i) => cpu.setReg(0, ioSize(i, false), portIn(cpu, i.imm, ioSize(i, false))),
+  false,
+  Imm.Ib,
+  OPF_TERMINAL,
+);
 op(0xec, "in", (cpu) => cpu.setReg(0, 1, portIn(cpu, cpu.lo[2] & 0xffff, 1)), false, Imm.None, OPF_TERMINAL);
-op(0xed, "in", (cpu, i) => cpu.setReg(0, ioSize(i, false), portIn(cpu, cpu.lo[2] & 0xffff, ioSize(i, false))), false, Imm.None, OPF_TERMINAL);
+op(
+  0xed,
+  "in",
+  (cpu, i) => cpu.setReg(0, ioSize(i, false), portIn(cpu, cpu.lo[2] & 0xffff, ioSize(i, false))),
+  false,
+  Imm.None,
+  OPF_TERMINAL,
+);
 op(0xe6, "out", (cpu, i) => portOut(cpu, i.imm, 1, cpu.lo[0]), false, Imm.Ib, OPF_TERMINAL);
 op(0xe7, "out", (cpu, i) => portOut(cpu, i.imm, ioSize(i, false), cpu.lo[0]), false, Imm.Ib, OPF_TERMINAL);
 op(0xee, "out", (cpu) => portOut(cpu, cpu.lo[2] & 0xffff, 1, cpu.lo[0]), false, Imm.None, OPF_TERMINAL);
-op(0xef, "out", (cpu, i) => portOut(cpu, cpu.lo[2] & 0xffff, ioSize(i, false), cpu.lo[0]), false, Imm.None, OPF_TERMINAL);
+op(
+  0xef,
+  "out",
+  (cpu, i) => portOut(cpu, cpu.lo[2] & 0xffff, ioSize(i, false), cpu.lo[0]),
+  false,
+  Imm.None,
+  OPF_TERMINAL,
+);
 
 // HLT: privileged (CPL 0), halts until an interrupt; RIP points after HLT.
-op(0xf4, "hlt", (cpu) => {
-  if (cpu.protectedMode && cpu.cpl !== 0) throw new CpuFault(13, 0);
-  cpu.halted = true;
-  cpu.hooks.halt();
-}, false, Imm.None, OPF_TERMINAL);
+op(
+  0xf4,
+  "hlt",
+  (cpu) => {
+    if (cpu.protectedMode && cpu.cpl !== 0) throw new CpuFault(13, 0);
+    cpu.halted = true;
+    cpu.hooks.halt();
+  },
+  false,
+  Imm.None,
+  OPF_TERMINAL,
+);
 
 // CLI / STI (SDM Vol.2 CLI/STI; V86 and PVI/VME forms raise #GP unless IOPL allows).
-op(0xfa, "cli", (cpu) => {
-  if (!ioplAllows(cpu)) throw new CpuFault(13, 0);
-  cpu.eflags &= ~FLAGS.IF;
-}, false, Imm.None, OPF_TERMINAL);
-op(0xfb, "sti", (cpu) => {
-  if (!ioplAllows(cpu)) throw new CpuFault(13, 0);
-  if ((cpu.eflags & FLAGS.IF) === 0) cpu.interruptShadow = true;
-  cpu.eflags |= FLAGS.IF;
-}, false, Imm.None, OPF_TERMINAL);
+op(
+  0xfa,
+  "cli",
+  (cpu) => {
+    if (!ioplAllows(cpu)) throw new CpuFault(13, 0);
+    cpu.eflags &= ~FLAGS.IF;
+  },
+  false,
+  Imm.None,
+  OPF_TERMINAL,
+);
+op(
+  0xfb,
+  "sti",
+  (cpu) => {
+    if (!ioplAllows(cpu)) throw new CpuFault(13, 0);
+    if ((cpu.eflags & FLAGS.IF) === 0) cpu.interruptShadow = true;
+    cpu.eflags |= FLAGS.IF;
+  },
+  false,
+  Imm.None,
+  OPF_TERMINAL,
+);
 
 op(0xf8, "clc", (cpu) => cpu.setFlagBits(FLAGS.CF, 0), false);
 op(0xf9, "stc", (cpu) => cpu.setFlagBits(FLAGS.CF, FLAGS.CF), false);
 op(0xf5, "cmc", (cpu) => cpu.setFlagBits(FLAGS.CF, cpu.getCF() ^ 1), false);
-op(0xfc, "cld", (cpu) => {
-  cpu.eflags &= ~FLAGS.DF;
-}, false);
-op(0xfd, "std", (cpu) => {
-  cpu.eflags |= FLAGS.DF;
-}, false);
+op(
+  0xfc,
+  "cld",
+  (cpu) => {
+    cpu.eflags &= ~FLAGS.DF;
+  },
+  false,
+);
+op(
+  0xfd,
+  "std",
+  (cpu) => {
+    cpu.eflags |= FLAGS.DF;
+  },
+  false,
+);

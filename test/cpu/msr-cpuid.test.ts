@@ -17,6 +17,7 @@ import { CR4, EFER } from "../../src/x86/cr.js";
 import { MSR } from "../../src/x86/msr.js";
 import { SEG } from "../../src/x86/segment.js";
 import { cpuidNative } from "../../src/cpu/ops/msr-cpuid.js";
+import { OPCODES } from "../../src/cpu/optable.js";
 
 const CODE = LAYOUT.code;
 
@@ -198,8 +199,10 @@ test("CPUID: vendor, leaves, features pinvm implements; OSXSAVE mirrors CR4", ()
   const l1 = cpuidNative(m.cpu, 1, 0);
   assert.equal((l1.eax >>> 8) & 0xf, 6);
   for (const b of [2, 3, 4, 5, 6, 9, 11, 13, 16]) assert.ok(l1.edx & (1 << b), `leaf 1 EDX bit ${b}`);
-  for (const b of [0, 1, 12, 23, 24, 25, 26, 28])
-    assert.equal(l1.edx & (1 << b), 0, `leaf 1 EDX bit ${b} off`);
+  // VME, MTRR and HTT are not provided.
+  for (const b of [1, 12, 28]) assert.equal(l1.edx & (1 << b), 0, `leaf 1 EDX bit ${b} off`);
+  // Features provided by other instruction groups follow the opcode table.
+  assert.equal(l1.edx & 1, OPCODES[0xd9] !== undefined ? 1 : 0, "FPU iff the x87 is registered");
   assert.ok(l1.ecx & (1 << 17) && l1.ecx & (1 << 26));
   assert.equal(l1.ecx & ((1 << 27) | (1 << 31) | (1 << 5) | (1 << 0)), 0);
   m.cpu.cr4 |= CR4.OSXSAVE;

@@ -13,7 +13,7 @@
  * reproducible on its own.
  *
  * Environment: PINVM_FUZZ_SEED (default 0x5eed0001), PINVM_FUZZ_ITERS (programs per mode,
- * default 2000), PINVM_FUZZ_BUDGET (instructions per program, default 2000),
+ * default 1000), PINVM_FUZZ_BUDGET (instructions per program, default 1000),
  * PINVM_FUZZ_ONLY ("<mode>:<index>", run and print one program only).
  */
 import test from "node:test";
@@ -505,8 +505,8 @@ if (!isMainThread && workerData?.fuzz !== undefined) {
   parentPort!.postMessage(runCampaign(fuzz, progress));
 } else if (isMainThread) {
   const seed = envNumber("PINVM_FUZZ_SEED", DEFAULT_SEED);
-  const iters = envNumber("PINVM_FUZZ_ITERS", 2000);
-  const budget = envNumber("PINVM_FUZZ_BUDGET", 2000);
+  const iters = envNumber("PINVM_FUZZ_ITERS", 1000);
+  const budget = envNumber("PINVM_FUZZ_BUDGET", 1000);
   const onlySpec = process.env.PINVM_FUZZ_ONLY ?? "";
   const [onlyMode, onlyIndex] = onlySpec.split(":");
   console.log(

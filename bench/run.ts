@@ -104,7 +104,7 @@ function parseArgs(argv: string[]): BenchOptions {
     qemuRuns: 3,
     qemuRounds: 200,
     qemu: true,
-    maxInstructions: 20_000_000_000,
+    maxInstructions: 500_000_000,
     entry: "auto",
   };
   for (let n = 0; n < argv.length; n++) {

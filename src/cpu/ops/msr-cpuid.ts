@@ -41,8 +41,8 @@ function ud(): never {
   throw new CpuFault(6, -1);
 }
 
-/** XCR0 bits pinvm supports (x87 only until SSE/AVX state exists; SDM Vol.1 13.3). */
-export const XCR0_SUPPORTED = XCR0.X87;
+/** XCR0 bits pinvm supports: x87 and SSE state (no AVX; SDM Vol.1 13.3). */
+export const XCR0_SUPPORTED = XCR0.X87 | XCR0.SSE;
 /** EFER bits that exist: SCE, LME, LMA (read-only), NXE (SDM Vol.4 Table 2-2). */
 export const EFER_SUPPORTED = EFER.SCE | EFER.LME | EFER.LMA | EFER.NXE;
 /** Processor signature (CPUID.1:EAX): family 6, model 15, stepping 1. */
@@ -331,7 +331,6 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
     case 1:
       r.eax = CPUID_SIGNATURE;
       r.ebx = clflush ? 8 << 8 : 0; // CLFLUSH line size in 8-byte units; initial APIC ID 0
-      // TODO(SSE): FXSR (24), SSE (25), SSE2 (26) once those exist.
       r.edx =
         bit(implemented(0xd9), 0) | // FPU (x87, ops/x87.ts)
         bit(true, 2) | // DE
@@ -347,10 +346,17 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
         bit(implemented(0x140), 15) | // CMOV
         bit(true, 16) | // PAT
         bit(true, 17) | // PSE-36 (4-MByte pages map physical bits 39:32, mmu.ts)
-        bit(clflush, 19); // CLFSH
+        bit(clflush, 19) | // CLFSH
+        bit(implemented(0x1ae, Mandatory.None, 0), 24) | // FXSR (ops/xsave.ts)
+        bit(implemented(0x158, Mandatory.None), 25) | // SSE (ops/sse-fp.ts)
+        bit(implemented(0x158, Mandatory.PF2), 26); // SSE2
       // TODO(CX16): advertise bit 13 once CMPXCHG16B exists.
       r.ecx =
+        bit(implemented(0x1d0, Mandatory.PF2), 0) | // SSE3 (ADDSUBPS...)
+        bit(implemented(0x200, Mandatory.P66), 9) | // SSSE3 (PSHUFB..., ops/sse4.ts)
         bit(true, 17) | // PCID
+        bit(implemented(0x217, Mandatory.P66), 19) | // SSE4.1 (PTEST...)
+        bit(implemented(0x363, Mandatory.P66), 20) | // SSE4.2 (PCMPISTRI...)
         bit(implemented(0x1b8, Mandatory.PF3), 23) | // POPCNT
         bit(true, 26) | // XSAVE (XCR0, XGETBV/XSETBV)
         bit((cpu.cr4 & CR4.OSXSAVE) !== 0, 27); // OSXSAVE mirrors CR4
@@ -366,8 +372,15 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
     case 0xd:
       if (subleaf === 0) {
         r.eax = XCR0_SUPPORTED;
-        r.ebx = 576; // legacy region (512) + XSAVE header (64) for the enabled (x87) state
+        r.ebx = 576; // legacy region (512) + XSAVE header (64): x87 and SSE live in the legacy region
         r.ecx = 576;
+      } else if (subleaf === 1) {
+        // XSAVEOPT (0), XSAVEC (1), XSAVES/XRSTORS + IA32_XSS (3); compacted size for XCR0|XSS.
+        r.eax =
+          bit(implemented(0x1ae, Mandatory.None, 6), 0) |
+          bit(implemented(0x1c7, -1, 4), 1) |
+          bit(implemented(0x1c7, -1, 5), 3);
+        r.ebx = 576;
       }
       break;
     case 0x80000000:

@@ -311,7 +311,7 @@ test("32-bit protected mode: 16-bit address size, segment override for the sourc
 test("REP MOVS longer than the per-execution cap restarts and completes", () => {
   const m = createMachine();
   enterLong64(m);
-  const len = 3 * 4096 * 8 + 40; // more than three executions of rep movsq
+  const len = 3 * 65536 + 40; // more than three executions of rep movsq (8192 per execution)
   fillPattern(m, DATA, len);
   const before = m.cpu.icount;
   const r = runCode(m, `mov rsi, ${DATA}\nmov rdi, ${DATA + 0x100000}\nmov rcx, ${len / 8}\nrep movsq`, 64);
@@ -324,14 +324,26 @@ test("REP MOVS longer than the per-execution cap restarts and completes", () => 
       m.mem.u8.subarray(DATA + 0x100000, DATA + 0x100000 + len),
     ),
   );
-  // Stopping after one execution leaves RCX/RSI/RDI describing the 4096 iterations done.
+  // Stopping after one execution leaves RCX/RSI/RDI describing the 65536 iterations done
+  // (REP MOVSB moves at most REP_FAST_BYTES per execution).
   const m2 = createMachine();
   enterLong64(m2);
-  runCode(m2, `mov rsi, ${DATA}\nmov rdi, ${DATA + 0x100000}\nmov rcx, 10000\nrep movsb`, 64, undefined, 4);
-  assert.equal(m2.cpu.reg64(1), 10000 - 4096);
-  assert.equal(m2.cpu.reg64(6), DATA + 4096);
-  assert.equal(m2.cpu.reg64(7), DATA + 0x100000 + 4096);
+  runCode(m2, `mov rsi, ${DATA}\nmov rdi, ${DATA + 0x100000}\nmov rcx, 100000\nrep movsb`, 64, undefined, 4);
+  assert.equal(m2.cpu.reg64(1), 100000 - 65536);
+  assert.equal(m2.cpu.reg64(6), DATA + 65536);
+  assert.equal(m2.cpu.reg64(7), DATA + 0x100000 + 65536);
   assert.equal(m2.cpu.rip, 0x100000 + 7 + 7 + 7); // still at rep movsb (three 7-byte movs)
+});
+
+test("element-by-element REP (LODS) does at most 256 iterations per execution", () => {
+  const m = createMachine();
+  enterLong64(m);
+  runCode(m, `mov rsi, ${DATA}\nmov rcx, 3000\nrep lodsb`, 64, undefined, 3);
+  assert.equal(m.cpu.reg64(1), 3000 - 256);
+  assert.equal(m.cpu.reg64(6), DATA + 256);
+  assert.equal(m.cpu.rip, 0x100000 + 7 + 7, "still at rep lodsb");
+  assert.equal(m.cpu.run(100), "halt");
+  assert.equal(m.cpu.reg64(1), 0);
 });
 
 test("REP STOS with a 64-bit count above 2^32", () => {
@@ -339,8 +351,8 @@ test("REP STOS with a 64-bit count above 2^32", () => {
   enterLong64(m);
   // RCX = 2^32 + 5: run a bounded number of instructions and check the exact count arithmetic.
   runCode(m, `mov rdi, ${DATA}\nmov rcx, 0x100000005\nxor eax, eax\nrep stosb`, 64, undefined, 4);
-  assert.equal(m.cpu.reg64(1), 0x100000005 - 4096);
-  assert.equal(m.cpu.reg64(7), DATA + 4096);
+  assert.equal(m.cpu.reg64(1), 0x100000005 - 65536);
+  assert.equal(m.cpu.reg64(7), DATA + 65536);
 });
 
 test("REP MOVS onto the code that follows it: the new instructions execute", () => {

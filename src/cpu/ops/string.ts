@@ -9,7 +9,8 @@
  * (Vol.1 3.3.7). DF selects increment or decrement.
  *
  * REP is interruptible and restartable (Vol.2 REP, "the processor ... updates the registers
- * after each iteration"): one execution of the handler performs at most REP_CAP iterations and,
+ * after each iteration"): one execution of the handler performs at most REP_CAP iterations
+ * (REP_FAST_BYTES for MOVS/STOS; REP_SLOW_CAP of them element by element) and,
  * when the count is still non-zero, leaves `cpu.nextRip = cpu.rip` so the instruction runs
  * again after pending interrupts are considered. Registers are committed after every
  * iteration (or chunk of iterations), so a fault leaves them describing the completed work.
@@ -29,6 +30,19 @@ import { portIn, portOut } from "./io.js";
 
 /** Largest number of iterations one execution of a REP-prefixed string instruction performs. */
 export const REP_CAP = 4096;
+
+/**
+ * For REP MOVS/STOS, which may use the typed-array path, the cap is raised to this many
+ * bytes (64 KiB: 65536 MOVSB or 8192 MOVSQ iterations, a few microseconds of copying).
+ */
+export const REP_FAST_BYTES = 65536;
+
+/**
+ * Largest number of those iterations that may take the element-by-element path (each costs
+ * a segment check, a translation and a memory access): bounds the time one execution takes
+ * when the typed-array path does not apply (CMPS/SCAS/LODS/INS/OUTS, MMIO, odd segments).
+ */
+export const REP_SLOW_CAP = 256;
 
 const TWO32 = 4294967296;
 const SI = 6;
@@ -70,11 +84,11 @@ function advance(off: number, delta: number, as: number): number {
   return n & 0xffff;
 }
 
-/** The iterations one execution may perform: min(count register, REP_CAP). */
-function repBudget(cpu: Cpu, as: number): number {
-  if (as === 2) return Math.min(cpu.lo[CX] & 0xffff, REP_CAP);
-  if (as === 8 && cpu.hi[CX] !== 0) return REP_CAP;
-  return Math.min(cpu.lo[CX] >>> 0, REP_CAP);
+/** The iterations one execution may perform: min(count register, cap). */
+function repBudget(cpu: Cpu, as: number, cap: number): number {
+  if (as === 2) return Math.min(cpu.lo[CX] & 0xffff, cap);
+  if (as === 8 && cpu.hi[CX] !== 0) return cap;
+  return Math.min(cpu.lo[CX] >>> 0, cap);
 }
 
 /** Subtract `n` (no more than the count) from the count register of address size `as`. */
@@ -313,10 +327,11 @@ function stringOp(kind: K, byte: boolean) {
       step(cpu, i, kind, size, as, delta);
       return;
     }
-    const budget = repBudget(cpu, as);
+    const budget = repBudget(cpu, as, fast ? Math.max(REP_CAP, REP_FAST_BYTES / size) : REP_CAP);
     if (budget === 0) return;
     let done = 0;
-    while (done < budget) {
+    let slow = 0;
+    while (done < budget && slow < REP_SLOW_CAP) {
       if (fast) {
         const k = fastChunk(cpu, i, kind, size, as, back, budget - done);
         if (k > 0) {
@@ -327,6 +342,7 @@ function stringOp(kind: K, byte: boolean) {
       const eq = step(cpu, i, kind, size, as, delta);
       decCount(cpu, as, 1);
       done++;
+      slow++;
       // REPE stops on ZF=0, REPNE on ZF=1 (only CMPS and SCAS test ZF).
       if (compares && (i.rep === 1 ? !eq : eq)) return;
       if (io && cpu.stopRequested) break;

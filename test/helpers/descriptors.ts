@@ -152,11 +152,12 @@ export const WORLD = {
 
 /** Install the recording stubs (`mov edi, v; mov esi, -1; [pop esi]; hlt`) for 32- or 64-bit code. */
 export function installStubs(m: TestMachine, bits: 32 | 64): void {
+  let src = "";
   for (let v = 0; v < 256; v++) {
     const pop = hasErrorCode(v) && v < 32 ? (bits === 64 ? "pop rsi" : "pop esi") : "";
-    const src = `mov edi, ${v}\n${bits === 64 ? "mov rsi, -1" : "mov esi, -1"}\n${pop}\nhlt\n`;
-    m.mem.load(STUBS + v * 32, assemble(src, bits, STUBS + v * 32));
+    src += `.org ${v * 32}\nmov edi, ${v}\n${bits === 64 ? "mov rsi, -1" : "mov esi, -1"}\n${pop}\nhlt\n`;
   }
+  m.mem.load(STUBS, assemble(src, bits, STUBS));
 }
 
 /**

@@ -203,7 +203,7 @@ export class Cpu {
   constructor(mem: PhysicalMemory, hooks: CpuHooks = defaultHooks()) {
     this.mem = mem;
     this.hooks = hooks;
-    mem.onCodeWrite = (page) => this.invalidateCodePage(page);
+    mem.onCodeWrite = (page, offset, length) => this.codeWritten(page, offset, length);
     this.segLimit.fill(0xffff);
     this.resetSegmentsRealMode();
   }
@@ -599,11 +599,10 @@ export class Cpu {
   ea(i: Instr): number {
     const lo = this.lo;
     if (i.asize === 8) {
-      let a = i.disp;
-      if (i.ripRel) a += this.rip + i.len;
-      if (i.base >= 0) a += this.hi[i.base] * TWO32 + (lo[i.base] >>> 0);
-      if (i.index >= 0) a += (this.hi[i.index] * TWO32 + (lo[i.index] >>> 0)) * (1 << i.scale);
-      return a;
+      if (i.ripRel) return this.rip + i.len + i.disp;
+      const l = this.ea64(i);
+      // Exact for canonical results; anything else is far outside [-2^47, 2^47) and faults.
+      return (this.rhi | 0) * TWO32 + l;
     }
     if (i.asize === 4) {
       let a = i.disp;
@@ -616,6 +615,27 @@ export class Cpu {
     if (i.base >= 0) a += lo[i.base];
     if (i.index >= 0) a += lo[i.index];
     return a & 0xffff;
+  }
+
+  /**
+   * The full 64-bit effective address (64-bit address size, not RIP-relative) computed
+   * exactly in 32-bit halves: returns the low half, high half in rhi.
+   */
+  ea64(i: Instr): number {
+    let l = i.disp;
+    let h = 0;
+    if (i.base >= 0) {
+      l += this.lo[i.base] >>> 0;
+      h += this.hi[i.base];
+    }
+    if (i.index >= 0) {
+      const m = 1 << i.scale;
+      l += (this.lo[i.index] >>> 0) * m;
+      h += this.hi[i.index] * m;
+    }
+    const carry = Math.floor(l / TWO32);
+    this.rhi = (h + carry) >>> 0;
+    return l >>> 0;
   }
 
   /** Read the r/m operand of `size` bytes (64-bit: high half in rhi). */
@@ -708,8 +728,36 @@ export class Cpu {
 
   // ------------------------------------------------------------------ execution
 
+  /**
+   * A write hit a page holding decoded code. Only writes that overlap a 64-byte line from
+   * which instructions were decoded invalidate the page's blocks, so data sharing a page with
+   * code does not force re-decoding (SDM Vol.3 11.6 only requires modified code to be seen).
+   */
+  codeWritten(page: number, offset?: number, length?: number): void {
+    const lines = this.codeLines.get(page);
+    if (lines !== undefined && offset !== undefined && length !== undefined) {
+      const last = Math.min(offset + length - 1, 0xfff) >> 6;
+      let hit = false;
+      for (let l = offset >> 6; l <= last; l++) if (lines[l] !== 0) hit = true;
+      if (!hit) return;
+    }
+    this.invalidateCodePage(page);
+  }
+
+  /** Record that bytes [offset, offset+length) of `page` hold decoded instructions. */
+  markCodeLines(page: number, offset: number, length: number): void {
+    let lines = this.codeLines.get(page);
+    if (lines === undefined) {
+      lines = new Uint8Array(64);
+      this.codeLines.set(page, lines);
+    }
+    const last = Math.min(offset + Math.max(length, 1) - 1, 0xfff) >> 6;
+    for (let l = offset >> 6; l <= last; l++) lines[l] = 1;
+  }
+
   /** Drop all decoded blocks of a physical page (a write hit it). */
   invalidateCodePage(page: number): void {
+    this.codeLines.delete(page);
     if (this.codeCache.delete(page)) {
       this.blockInvalidated = true;
       this.chainEpoch++;
@@ -720,9 +768,13 @@ export class Cpu {
   /** Drop every decoded block. */
   flushCodeCache(): void {
     this.chainEpoch++;
+    this.codeLines.clear();
     for (const page of this.codeCache.keys()) this.mem.codePage[page] = 0;
     this.codeCache.clear();
   }
+
+  /** Per code page: which 64-byte lines hold decoded instructions. */
+  private readonly codeLines = new Map<number, Uint8Array>();
 
   /** The block executed last (for chaining), or null. */
   private lastBlock: Block | null = null;
@@ -755,6 +807,9 @@ export class Cpu {
       if (page < this.mem.codePage.length) this.mem.codePage[page] = 1;
     }
     m.set(key, block);
+    const first = block.instrs[0];
+    const lastI = block.instrs[block.instrs.length - 1];
+    this.markCodeLines(page, phys & 0xfff, lastI.phys + lastI.len - first.phys);
     return block;
   }
 

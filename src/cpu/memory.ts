@@ -36,8 +36,11 @@ export class PhysicalMemory {
   readonly mmioPage: Uint8Array;
   /** Per-page flag: 1 if decoded instructions from this page are cached. */
   readonly codePage: Uint8Array;
-  /** Called when a write hits a page whose flag in codePage is set. */
-  onCodeWrite: (page: number) => void = () => {};
+  /**
+   * Called when a write hits a page whose flag in codePage is set, with the page number and
+   * the written byte range within it (offset and length; omitted = the whole page).
+   */
+  onCodeWrite: (page: number, offset?: number, length?: number) => void = () => {};
   private readonly ranges: MmioRange[] = [];
 
   /** Create `size` bytes of zeroed RAM (size rounded up to a page). */
@@ -103,7 +106,7 @@ export class PhysicalMemory {
   write8(addr: number, v: number): void {
     if (addr < this.size && this.mmioPage[addr >>> 12] === 0) {
       this.u8[addr] = v;
-      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12);
+      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12, addr & 0xfff, 1);
       return;
     }
     const r = this.findMmio(addr);
@@ -114,7 +117,7 @@ export class PhysicalMemory {
   write16(addr: number, v: number): void {
     if ((addr & 0xfff) <= 0xffe && addr < this.size && this.mmioPage[addr >>> 12] === 0) {
       this.view.setUint16(addr, v, true);
-      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12);
+      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12, addr & 0xfff, 2);
       return;
     }
     const r = this.findMmio(addr);
@@ -130,7 +133,7 @@ export class PhysicalMemory {
   write32(addr: number, v: number): void {
     if ((addr & 0xfff) <= 0xffc && addr < this.size && this.mmioPage[addr >>> 12] === 0) {
       this.view.setUint32(addr, v >>> 0, true);
-      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12);
+      if (this.codePage[addr >>> 12] !== 0) this.onCodeWrite(addr >>> 12, addr & 0xfff, 4);
       return;
     }
     const r = this.findMmio(addr);

@@ -50,3 +50,21 @@ test("neg sets CF for non-zero; 32-bit write zero-extends", () => {
   assert.equal(m.cpu.lo[0] >>> 0, 0xfffffffb);
   assert.equal(m.cpu.getEflags() & 1, 1);
 });
+
+test("64-bit LEA is exact for operands above 2^53 and wraps modulo 2^64", () => {
+  const m = createMachine();
+  enterLong64(m);
+  runCode(
+    m,
+    "mov r13, 0xf05a7550d92e6def\nmov rdi, 0x2345678912345679\nlea r15, [r13+rdi*1]\nlea r14, [r13+rdi*8-0x100]\nmov rbx, 0x100000000\nlea rcx, [rbx-1]\nlea edx, [r13+rdi]",
+    64,
+  );
+  // Expected values by 64-bit modular arithmetic: f05a7550d92e6def + 2345678912345679, etc.
+  assert.equal(m.cpu.hi[15] >>> 0, 0x139fdcd9);
+  assert.equal(m.cpu.lo[15] >>> 0, 0xeb62c468);
+  assert.equal(m.cpu.hi[14] >>> 0, 0x0a85b199);
+  assert.equal(m.cpu.lo[14] >>> 0, 0x6ad120b7);
+  assert.equal(m.cpu.reg64(1), 0xffffffff);
+  assert.equal(m.cpu.hi[2], 0);
+  assert.equal(m.cpu.lo[2] >>> 0, 0xeb62c468);
+});

@@ -80,6 +80,13 @@ op(
   "lea",
   (cpu, i) => {
     if (i.mod === 3) throw new CpuFault(6, -1);
+    if (i.asize === 8 && !i.ripRel) {
+      // Exact 64-bit address arithmetic (the result may be any 64-bit value).
+      const l = cpu.ea64(i);
+      if (i.osize === 8) cpu.setReg(i.reg, 8, l, cpu.rhi);
+      else cpu.setReg(i.reg, i.osize, i.osize === 2 ? l & 0xffff : l);
+      return;
+    }
     const a = cpu.ea(i);
     if (i.osize === 8) cpu.setReg64FromNumber(i.reg, a);
     else cpu.setReg(i.reg, i.osize, i.osize === 2 ? a & 0xffff : a >>> 0);

@@ -119,6 +119,9 @@ void serial_print_dec(uint64_t value) {
 /* ---------------------------------------------------------------- exit, report */
 
 void debug_exit(uint32_t code) {
+    /* Wait until the UART has handed every byte to the host (LSR.TEMT, bit 6): QEMU's
+     * serial backend may still hold output when the exit port ends the process. */
+    for (int n = 0; n < 1000000 && !(inb(0x3FD) & 0x40); n++) __asm__ volatile("pause");
     outl(0xF4, code);
     for (;;) __asm__ volatile("cli; hlt");
 }

@@ -204,17 +204,21 @@ test("CPUID: vendor, leaves, features pinvm implements; OSXSAVE mirrors CR4", ()
   // Features provided by other instruction groups follow the opcode table.
   assert.equal(l1.edx & 1, OPCODES[0xd9] !== undefined ? 1 : 0, "FPU iff the x87 is registered");
   assert.ok(l1.ecx & (1 << 17) && l1.ecx & (1 << 26));
-  assert.equal(l1.ecx & ((1 << 27) | (1 << 31) | (1 << 5) | (1 << 0)), 0);
+  assert.equal(l1.ecx & ((1 << 27) | (1 << 31) | (1 << 5)), 0);
+  // SSE3/SSSE3/SSE4.1/SSE4.2 follow the SSE groups; SSE/SSE2/FXSR likewise in EDX.
+  for (const b of [0, 9, 19, 20]) assert.ok(l1.ecx & (1 << b), `leaf 1 ECX bit ${b}`);
+  for (const b of [24, 25, 26]) assert.ok(l1.edx & (1 << b), `leaf 1 EDX bit ${b}`);
   m.cpu.cr4 |= CR4.OSXSAVE;
   assert.ok(cpuidNative(m.cpu, 1, 0).ecx & (1 << 27));
   const l7 = cpuidNative(m.cpu, 7, 0);
   assert.equal(l7.ebx, (1 << 0) | (1 << 7) | (1 << 20));
   assert.equal(l7.ecx, 1 << 2);
   assert.deepEqual(cpuidNative(m.cpu, 7, 1), { eax: 0, ebx: 0, ecx: 0, edx: 0 });
-  assert.deepEqual(cpuidNative(m.cpu, 0xd, 0), { eax: 1, ebx: 576, ecx: 576, edx: 0 });
+  assert.deepEqual(cpuidNative(m.cpu, 0xd, 0), { eax: 3, ebx: 576, ecx: 576, edx: 0 });
   assert.equal(cpuidNative(m.cpu, 0x80000000, 0).eax, 0x80000008);
   const e1 = cpuidNative(m.cpu, 0x80000001, 0);
   for (const b of [11, 20, 27, 29]) assert.ok(e1.edx & (1 << b), `80000001 EDX bit ${b}`);
+  assert.equal(e1.ecx, 1 | (1 << 5)); // LAHF/SAHF, ABM (LZCNT)
   assert.equal(cpuidNative(m.cpu, 0x80000008, 0).eax, 0x3028);
   // Beyond the maximum: the highest basic leaf.
   assert.deepEqual(cpuidNative(m.cpu, 0x40000000, 0), cpuidNative(m.cpu, 0xd, 0));

@@ -387,7 +387,9 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
       r.eax = CPUID_MAX_EXTENDED;
       break;
     case 0x80000001:
-      r.ecx = bit(implemented(0x9e) && implemented(0x9f), 0); // LAHF/SAHF in 64-bit mode
+      // LAHF/SAHF in 64-bit mode; ABM (LZCNT, bit 5). BMI1 (leaf 7) is not advertised: its VEX
+      // instructions do not exist here — F3 0F BC still executes as TZCNT, as on BMI1 parts.
+      r.ecx = (bit(implemented(0x9e) && implemented(0x9f), 0) | bit(implemented(0x1bd), 5)) >>> 0;
       r.edx = (bit(true, 11) | bit(true, 20) | bit(true, 26) | bit(true, 27) | bit(true, 29)) >>> 0; // SYSCALL NX 1GB RDTSCP LM
       break;
     case 0x80000002:

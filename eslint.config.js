@@ -11,7 +11,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
       "no-constant-condition": ["error", { checkLoops: false }],
       "no-fallthrough": "off",
-      "no-case-declarations": "off"
-    }
-  }
+      "no-case-declarations": "off",
+    },
+  },
 );

@@ -44,7 +44,7 @@ interface KnownDifference {
   line: RegExp;
   /**
    * Every matching line may differ after its first word (the check's name): the names must
-   * still line up, but the values are not compared with QEMU's.
+   * still line up, but the values are not compared with QEMU's (only through `relation`).
    */
   every?: boolean;
   why: string;
@@ -52,7 +52,32 @@ interface KnownDifference {
   pinvm?: string;
   /** What QEMU TCG prints (to notice when the deviation goes away). */
   qemu?: string;
+  /**
+   * For `every`: how pinvm's line must relate to QEMU's (same name); returns a problem or
+   * null. E.g. "pinvm's MXCSR = QEMU's | DE".
+   */
+  relation?: (pinvm: string, qemu: string) => string | null;
+  /**
+   * pinvm's matching lines must equal the host CPU's (the guest compiled natively with
+   * guests/lib/native.c, see NATIVE_GUESTS), when the host can run it.
+   */
+  silicon?: boolean;
+  /** What of the line to compare with the host's (default: all of it). */
+  siliconPart?: (line: string) => string;
 }
+
+/** A line without its last value: sse_diff's RFLAGS, which MINPS leaves as the compiler's code had it. */
+const withoutLastValue = (line: string): string => line.slice(0, line.lastIndexOf(" "));
+
+/** Parses the hex values of a differential line (after its name). */
+function lineValues(line: string): bigint[] {
+  return line
+    .split(" ")
+    .slice(1)
+    .map((v) => BigInt(`0x${v}`));
+}
+
+const MXCSR_DE = 0x2n;
 
 const KNOWN_DIFFERENCES: Record<string, KnownDifference[]> = {
   demo: [
@@ -66,7 +91,8 @@ const KNOWN_DIFFERENCES: Record<string, KnownDifference[]> = {
     {
       line: /^t-/,
       every: true,
-      why: "QEMU 7.2 TCG computes x87 transcendentals in host double precision and FPREM quotient bits as 0 (guests/x87_diff.c)",
+      silicon: true,
+      why: "QEMU 7.2 TCG computes x87 transcendentals in host double precision and FPREM quotient bits as 0 (guests/x87_diff.c; docs/tcg-deviations.md)",
     },
   ],
   runtime_selftest: [
@@ -77,7 +103,83 @@ const KNOWN_DIFFERENCES: Record<string, KnownDifference[]> = {
       qemu: "ring3-int81-gp-error 812",
     },
   ],
+  paging_perm: [
+    {
+      line: /^rsvd-xd-without-nxe /,
+      why:
+        "reserved-bit #PF error code: QEMU 7.2 TCG reports RSVD without P (0x8); SDM Vol.3 4.7: " +
+        "'bit 3 ... can be set only if bit 0 is also set', so P|RSVD = 0x9 (silicon too)",
+      pinvm: "rsvd-xd-without-nxe 1 9",
+      qemu: "rsvd-xd-without-nxe 1 8",
+    },
+    {
+      line: /^rsvd-bit51 /,
+      why: "reserved-bit #PF error code: QEMU 7.2 TCG 0x8, SDM Vol.3 4.7 P|RSVD = 0x9",
+      pinvm: "rsvd-bit51 1 9",
+      qemu: "rsvd-bit51 1 8",
+    },
+  ],
+  sse_diff: [
+    {
+      line: /^\S+\.mxcsr /,
+      every: true,
+      silicon: true,
+      why:
+        "QEMU 7.2 TCG never sets MXCSR.DE (denormal operand, SDM Vol.1 11.5.2.2); pinvm must " +
+        "print QEMU's MXCSR, or it with DE",
+      relation: (p, q) => {
+        const [pv] = lineValues(p);
+        const [qv] = lineValues(q);
+        return pv === qv || pv === (qv | MXCSR_DE)
+          ? null
+          : `pinvm '${p}' is neither QEMU's '${q}' nor it with MXCSR.DE`;
+      },
+    },
+    {
+      line: /^minps\.9 /,
+      silicon: true,
+      siliconPart: withoutLastValue,
+      why:
+        "MINPS with MXCSR.DAZ: a denormal source is zero (SDM Vol.1 10.2.3.4), min(-denormal, 3.0) = " +
+        "-0.0; QEMU 7.2 TCG returns the denormal itself",
+      pinvm: "minps.9 807fffffff800000 40400000ff800000 80000000ff800000 3f000000ff800000 5 85",
+      qemu: "minps.9 807fffffff800000 40400000ff800000 807fffffff800000 3f000000ff800000 5 85",
+    },
+    {
+      line: /^minps\.14 /,
+      silicon: true,
+      siliconPart: withoutLastValue,
+      why:
+        "MINPS with MXCSR.DAZ: min(+0, -denormal) compares two zeros and returns the source, -0.0 " +
+        "after DAZ (SDM Vol.2 MINPS, Vol.1 10.2.3.4); QEMU 7.2 TCG returns the denormal",
+      pinvm: "minps.14 4f00000000000000 7f800001807fffff 7f80000180000000 ff8000007fc00001 5 85",
+      qemu: "minps.14 4f00000000000000 7f800001807fffff 7f800001807fffff ff8000007fc00001 5 85",
+    },
+  ],
 };
+
+/**
+ * Guests whose tests run at CPL 3 and can also be compiled for the host (guests/lib/native.c)
+ * and run on its CPU: `all` = every line must equal pinvm's (the guest prints only
+ * architecturally defined values); `allowances` = only the lines of its `silicon` known
+ * differences are compared. `todo` names known pinvm deviations from silicon (reported, not
+ * failed).
+ */
+const NATIVE_GUESTS: Record<string, { compare: "all" | "allowances"; todo?: string }> = {
+  ring3_alu: { compare: "all" },
+  ring3_groups: { compare: "all" },
+  sse_diff: { compare: "allowances" },
+  x87_diff: {
+    compare: "allowances",
+    todo:
+      "pinvm's x87 transcendentals differ from AMD EPYC silicon in the last bit on 135 t- lines " +
+      "(F2XM1, FYL2X, FYL2XP1, FPTAN, FPATAN) and FPREM/FPREM1 of a pseudo-denormal (4 lines: " +
+      "silicon normalises, exponent 1, tag valid); src/cpu/fpu is another engineer's",
+  },
+};
+
+/** The QEMU CPU model for every guest: the default qemu64 lacks SSSE3/SSE4.x, UMIP, RDTSCP... */
+const QEMU_CPU = "max";
 
 /**
  * Guest arguments (`-append`), the same for both runs. The benchmark guest does a fixed
@@ -178,6 +280,14 @@ function normalize(
   let q = qemu.split("\n");
   for (const d of KNOWN_DIFFERENCES[guest] ?? []) {
     if (d.every) {
+      if (d.relation) {
+        const qemuByName = new Map(q.filter((l) => d.line.test(l)).map((l) => [l.split(" ")[0], l]));
+        for (const l of p.filter((x) => d.line.test(x))) {
+          const other = qemuByName.get(l.split(" ")[0]);
+          const problem = other === undefined ? null : d.relation(l, other);
+          if (problem !== null) problems.push(`${problem} (${d.why})`);
+        }
+      }
       const mask = (l: string): string =>
         d.line.test(l) ? `${l.split(" ")[0]} <values not compared: ${d.why}>` : l;
       p = p.map(mask);
@@ -232,6 +342,8 @@ function describeQemu(q: QemuRunResult): string {
     : `status ${q.exitCode}`;
 }
 
+/** pinvm's serial output per guest, kept for the silicon comparison below. */
+const pinvmSerial = new Map<string, string>();
 const haveQemu = qemuAvailable();
 const guests = guestNames();
 
@@ -250,11 +362,13 @@ for (const guest of guests) {
       accel: "tcg",
       timeoutMs: QEMU_TIMEOUT_MS,
       memMiB: MEM_MIB,
+      cpu: QEMU_CPU,
       extraArgs: append === undefined ? [] : ["-append", append],
     });
     const started = Date.now();
     const pinvm = runUnderPinvm(elf, append);
     const pinvmMs = Date.now() - started;
+    pinvmSerial.set(guest, pinvm.serial);
     const qemu = await qemuRun;
     assert.equal(qemu.timedOut, false, `QEMU timed out on ${guest}: ${qemu.command.join(" ")}`);
 
@@ -277,6 +391,93 @@ for (const guest of guests) {
       assert.fail(`${guest}.elf: ${problems.join("; ")}${where ? `\n${where}` : ""}`);
     }
   });
+}
+
+// ---------------------------------------------------------------- the host's CPU
+
+function nativeSkipReason(): string | undefined {
+  if (process.platform !== "linux" || process.arch !== "x64") return "the host is not x86-64 Linux";
+  const probe = spawnSync("gcc", ["--version"], { stdio: "ignore" });
+  if (probe.error !== undefined || probe.status !== 0) return "no gcc on the host";
+  return undefined;
+}
+
+/** Compiles guests/<guest>.c with guests/lib/native.c for the host and runs it; its stdout. */
+function runNatively(guest: string): { output: string; status: number | null } {
+  const dir = mkdtempSync(join(tmpdir(), "pinvm-native-"));
+  try {
+    const exe = join(dir, guest);
+    const lib = join(ROOT, "guests", "lib");
+    const cc = spawnSync(
+      "gcc",
+      [
+        "-std=gnu11",
+        "-O2",
+        "-I",
+        lib,
+        "-DGUEST_NATIVE",
+        join(ROOT, "guests", `${guest}.c`),
+        join(lib, "native.c"),
+        "-o",
+        exe,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(cc.status, 0, `gcc failed for ${guest}: ${cc.stderr}`);
+    const run = spawnSync(exe, [], { encoding: "latin1", timeout: 60_000, maxBuffer: 64 << 20 });
+    return { output: run.stdout, status: run.status };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const nativeSkip = nativeSkipReason();
+
+for (const [guest, how] of Object.entries(NATIVE_GUESTS)) {
+  if (!guests.includes(guest)) continue;
+  test(
+    `silicon: ${guest} natively on the host CPU, ${how.compare === "all" ? "every line" : "the lines QEMU gets wrong"} = pinvm`,
+    { skip: nativeSkip, todo: how.todo },
+    () => {
+      const native = runNatively(guest);
+      const pinvm =
+        pinvmSerial.get(guest) ?? runUnderPinvm(join(BUILD, `${guest}.elf`), GUEST_ARGUMENTS[guest]).serial;
+      if (how.compare === "all") {
+        assert.equal(native.status, 0, `${guest} natively: exit status ${native.status}`);
+        const diff = firstDifference(pinvm, native.output);
+        assert.equal(
+          diff,
+          "",
+          `${guest}: pinvm and the host CPU differ at ${diff.replace("qemu", "silicon")}`,
+        );
+        return;
+      }
+      const mismatches: string[] = [];
+      let compared = 0;
+      for (const d of KNOWN_DIFFERENCES[guest] ?? []) {
+        if (!d.silicon) continue;
+        const hostByName = new Map(
+          native.output
+            .split("\n")
+            .filter((l) => d.line.test(l))
+            .map((l) => [l.split(" ")[0], l]),
+        );
+        for (const l of pinvm.split("\n").filter((x) => d.line.test(x))) {
+          const host = hostByName.get(l.split(" ")[0]);
+          compared++;
+          const part = d.siliconPart ?? ((x: string) => x);
+          if (host === undefined || part(host) !== part(l))
+            mismatches.push(`pinvm '${l}', silicon '${host ?? "<missing>"}'`);
+        }
+      }
+      assert.ok(compared > 0, `${guest}: no lines compared`);
+      assert.equal(
+        mismatches.length,
+        0,
+        `${guest}: ${mismatches.length} of ${compared} lines differ from the host CPU:\n${mismatches.slice(0, 20).join("\n")}`,
+      );
+    },
+  );
 }
 
 // ---------------------------------------------------------------- the pinvm command

@@ -412,6 +412,7 @@ function runNatively(guest: string): { output: string; status: number | null } {
       "gcc",
       [
         "-std=gnu11",
+        "-no-pie", // ring3_groups uses 32-bit address size: data below 4 GiB
         "-O2",
         "-I",
         lib,

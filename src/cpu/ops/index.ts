@@ -24,3 +24,5 @@ import "./sse4.js";
 import "./bits.js";
 import "./xsave.js";
 import "./exchange.js";
+import "./mmx.js";
+import "./mmx-sse.js";

@@ -347,6 +347,7 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
         bit(true, 16) | // PAT
         bit(true, 17) | // PSE-36 (4-MByte pages map physical bits 39:32, mmu.ts)
         bit(clflush, 19) | // CLFSH
+        bit(implemented(0x177, Mandatory.None), 23) | // MMX (EMMS..., ops/mmx.ts)
         bit(implemented(0x1ae, Mandatory.None, 0), 24) | // FXSR (ops/xsave.ts)
         bit(implemented(0x158, Mandatory.None), 25) | // SSE (ops/sse-fp.ts)
         bit(implemented(0x158, Mandatory.PF2), 26); // SSE2

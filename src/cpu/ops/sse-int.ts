@@ -10,39 +10,33 @@ import type { Cpu } from "../cpu.js";
 import type { Instr } from "../instr.js";
 import { mandatory, Mandatory, Imm } from "../optable.js";
 import { ud } from "../fault.js";
-import { sseCheck, readRm128, readRmLow, setXmm, writeMem, SRC, DST } from "../sse/sse-util.js";
+import { sseCheck, readRm128, readRmLow, setXmm, writeMem, DST } from "../sse/sse-util.js";
 import { movLoad128, movStore128, logic128 } from "./sse-fp.js";
+import {
+  L,
+  SV,
+  DV,
+  LANE_OPS,
+  sat,
+  mulU32,
+  laneCount,
+  copyDest,
+  kAddq,
+  kPmuludq,
+  kPmaddwd,
+  kPsadbw,
+  kPack,
+  kPunpck,
+  kShift,
+  srcShiftCount,
+  type View,
+  type LaneFn,
+  type Kernel,
+} from "../sse/int-lanes.js";
 
 const P66 = Mandatory.P66;
 
-/** Lane kinds. */
-export const enum L {
-  I8 = 0,
-  U8 = 1,
-  I16 = 2,
-  U16 = 3,
-  I32 = 4,
-  U32 = 5,
-}
-
-type View = Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
-
-const SV: View[] = [
-  new Int8Array(SRC.buffer),
-  new Uint8Array(SRC.buffer),
-  new Int16Array(SRC.buffer),
-  new Uint16Array(SRC.buffer),
-  SRC,
-  new Uint32Array(SRC.buffer),
-];
-const DV: View[] = [
-  new Int8Array(DST.buffer),
-  new Uint8Array(DST.buffer),
-  new Int16Array(DST.buffer),
-  new Uint16Array(DST.buffer),
-  DST,
-  new Uint32Array(DST.buffer),
-];
+export { L, sat, mulU32, laneCount };
 
 /** View of the XMM file for lane kind `l`. */
 export function xv(cpu: Cpu, l: L): View {
@@ -60,11 +54,6 @@ export function xv(cpu: Cpu, l: L): View {
             : s.u32;
 }
 
-/** Lanes per register for lane kind `l`. */
-export function laneCount(l: L): number {
-  return l <= L.U8 ? 16 : l <= L.U16 ? 8 : 4;
-}
-
 /** Scratch view of SRC for lane kind `l`. */
 export function srcView(l: L): View {
   return SV[l];
@@ -74,8 +63,8 @@ export function dstView(l: L): View {
   return DV[l];
 }
 
-/** Elementwise dst[k] ← f(dst[k], src[k]) (typed-array stores wrap to the lane width). */
-export function lanes(l: L, f: (a: number, b: number) => number) {
+/** Elementwise dst[k] ← f(dst[k], src[k]) in place on the XMM register (typed-array stores wrap to the lane width). */
+export function lanes(l: L, f: LaneFn) {
   const n = laneCount(l);
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
@@ -87,168 +76,39 @@ export function lanes(l: L, f: (a: number, b: number) => number) {
   };
 }
 
-/** Saturate to a signed/unsigned range. */
-export const sat = (v: number, lo: number, hi: number): number => (v < lo ? lo : v > hi ? hi : v);
-
-/** 64-bit lane add/subtract (PADDQ/PSUBQ). */
-function addq(sub: boolean) {
+/** xmm, xmm/m128 instruction computed by a shared 16-byte kernel (sse/int-lanes.ts). */
+function k128(k: Kernel) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
-    const s = readRm128(cpu, i, true);
-    const x = cpu.sse.xmm;
-    const d = i.reg << 2;
-    for (let k = 0; k < 4; k += 2) {
-      const alo = x[d + k] >>> 0;
-      const blo = s[k] >>> 0;
-      const r = sub ? alo - blo : alo + blo;
-      const carry = sub ? (r < 0 ? -1 : 0) : r > 0xffffffff ? 1 : 0;
-      x[d + k] = r;
-      x[d + k + 1] = (sub ? x[d + k + 1] - s[k + 1] : x[d + k + 1] + s[k + 1]) + carry;
-    }
+    readRm128(cpu, i, true);
+    copyDest(cpu.sse.xmm, i.reg << 2, 16);
+    k();
+    setXmm(cpu, i.reg, DST);
   };
-}
-
-/** Unsigned 32x32 → 64 multiply into (lo, hi). */
-export function mulU32(a: number, b: number, out: Int32Array, off: number): void {
-  a >>>= 0;
-  b >>>= 0;
-  const al = a & 0xffff,
-    ah = a >>> 16,
-    bl = b & 0xffff,
-    bh = b >>> 16;
-  const ll = al * bl;
-  const mid = ah * bl + al * bh; // < 2^33
-  const lo = ll + (mid % 65536) * 65536;
-  out[off] = lo >>> 0;
-  out[off + 1] = ah * bh + Math.floor(mid / 65536) + Math.floor(lo / 4294967296);
-}
-
-/** PMULUDQ: unsigned dwords 0 and 2 → 64-bit products. */
-function pmuludq(cpu: Cpu, i: Instr): void {
-  sseCheck(cpu);
-  const s = readRm128(cpu, i, true);
-  const x = cpu.sse.xmm;
-  const d = i.reg << 2;
-  mulU32(x[d], s[0], DST, 0);
-  mulU32(x[d + 2], s[2], DST, 2);
-  setXmm(cpu, i.reg, DST);
-}
-
-/** PMADDWD: signed words multiplied, adjacent products added into dwords. */
-function pmaddwd(cpu: Cpu, i: Instr): void {
-  sseCheck(cpu);
-  readRm128(cpu, i, true);
-  const a = cpu.sse.i16;
-  const b = SV[L.I16];
-  const base = i.reg * 8;
-  for (let k = 0; k < 4; k++) DST[k] = a[base + 2 * k] * b[2 * k] + a[base + 2 * k + 1] * b[2 * k + 1];
-  setXmm(cpu, i.reg, DST);
-}
-
-/** PSADBW: sums of absolute byte differences per 64-bit half. */
-function psadbw(cpu: Cpu, i: Instr): void {
-  sseCheck(cpu);
-  readRm128(cpu, i, true);
-  const a = cpu.sse.bytes;
-  const b = SV[L.U8];
-  const base = i.reg * 16;
-  for (let h = 0; h < 2; h++) {
-    let sum = 0;
-    for (let k = 0; k < 8; k++) sum += Math.abs(a[base + h * 8 + k] - b[h * 8 + k]);
-    DST[h * 2] = sum;
-    DST[h * 2 + 1] = 0;
-  }
-  setXmm(cpu, i.reg, DST);
 }
 
 /** PACKSSWB/PACKUSWB/PACKSSDW (and SSE4.1 PACKUSDW): narrow with saturation. */
 export function pack(from: L, to: L, lo: number, hi: number) {
-  const n = laneCount(from);
-  return (cpu: Cpu, i: Instr): void => {
-    sseCheck(cpu);
-    readRm128(cpu, i, true);
-    const a = xv(cpu, from);
-    const b = SV[from];
-    const o = DV[to];
-    const base = i.reg * n;
-    for (let k = 0; k < n; k++) {
-      o[k] = sat(a[base + k], lo, hi);
-      o[n + k] = sat(b[k], lo, hi);
-    }
-    setXmm(cpu, i.reg, DST);
-  };
+  return k128(kPack(from, to, lo, hi, 16));
 }
 
-/** PUNPCKL/H BW, WD, DQ, QDQ: interleave elements of `size` bytes from the low/high halves. */
-function punpck(size: number, high: boolean) {
-  return (cpu: Cpu, i: Instr): void => {
-    sseCheck(cpu);
-    readRm128(cpu, i, true);
-    const a = cpu.sse.bytes;
-    const b = SV[L.U8];
-    const o = DV[L.U8];
-    const base = i.reg * 16 + (high ? 8 : 0);
-    const sb = high ? 8 : 0;
-    const n = 8 / size;
-    for (let k = 0; k < n; k++) {
-      for (let j = 0; j < size; j++) {
-        o[2 * k * size + j] = a[base + k * size + j];
-        o[(2 * k + 1) * size + j] = b[sb + k * size + j];
-      }
-    }
-    setXmm(cpu, i.reg, DST);
-  };
-}
+const SHIFT: ((count: number) => void)[] = [];
+for (const bits of [16, 32, 64])
+  for (const kind of [0, 1, 2]) SHIFT[bits * 4 + kind] = kShift(bits, kind, 16);
 
 /** Shift every lane of xmm register `r` (bits 16/32/64) by `count`; kind 0 logical right, 1 arithmetic right, 2 left. */
 export function shiftLanes(cpu: Cpu, r: number, bits: number, kind: number, count: number): void {
-  if (bits === 64) {
-    const x = cpu.sse.xmm;
-    for (let k = 0; k < 2; k++) {
-      const o = (r << 2) + 2 * k;
-      let lo = x[o] >>> 0;
-      let hi = x[o + 1] >>> 0;
-      if (count > 63) lo = hi = 0;
-      else if (count >= 32) {
-        if (kind === 2) {
-          hi = lo << (count - 32);
-          lo = 0;
-        } else {
-          lo = hi >>> (count - 32);
-          hi = 0;
-        }
-      } else if (count > 0) {
-        if (kind === 2) {
-          hi = (hi << count) | (lo >>> (32 - count));
-          lo = lo << count;
-        } else {
-          lo = (lo >>> count) | (hi << (32 - count));
-          hi = hi >>> count;
-        }
-      }
-      x[o] = lo;
-      x[o + 1] = hi;
-    }
-    return;
-  }
-  const v = bits === 16 ? (kind === 1 ? cpu.sse.i16 : cpu.sse.u16) : kind === 1 ? cpu.sse.xmm : cpu.sse.u32;
-  const n = 128 / bits;
-  const base = r * n;
-  for (let k = 0; k < n; k++) {
-    const a = v[base + k];
-    if (kind === 1) v[base + k] = count >= bits ? (a < 0 ? -1 : 0) : a >> count;
-    else if (count >= bits) v[base + k] = 0;
-    else v[base + k] = kind === 2 ? a << count : a >>> count;
-  }
+  copyDest(cpu.sse.xmm, r << 2, 16);
+  SHIFT[bits * 4 + kind](count);
+  setXmm(cpu, r, DST);
 }
 
 /** PSRLW/D/Q, PSRAW/D, PSLLW/D/Q xmm, xmm/m128 (count = low 64 bits of the source). */
 function shiftReg(bits: number, kind: number) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
-    const s = readRm128(cpu, i, true);
-    const count = s[1] !== 0 || s[0] < 0 || s[0] > 255 ? 255 : s[0];
-    shiftLanes(cpu, i.reg, bits, kind, count);
+    readRm128(cpu, i, true);
+    shiftLanes(cpu, i.reg, bits, kind, srcShiftCount());
   };
 }
 
@@ -403,40 +263,22 @@ function memOnly(h: (cpu: Cpu, i: Instr) => void) {
 
 // ------------------------------------------------------------------ registration
 
-const i8 = (v: number): number => sat(v, -128, 127);
-const u8 = (v: number): number => sat(v, 0, 255);
-const i16 = (v: number): number => sat(v, -32768, 32767);
-const u16 = (v: number): number => sat(v, 0, 65535);
+// ------------------------------------------------------------------ registration
 
-mandatory(0x160, P66, "punpcklbw", punpck(1, false));
-mandatory(0x161, P66, "punpcklwd", punpck(2, false));
-mandatory(0x162, P66, "punpckldq", punpck(4, false));
+const LOGIC: Record<number, 0 | 1 | 2 | 3> = { 0x1db: 0, 0x1df: 1, 0x1eb: 2, 0x1ef: 3 };
+for (const [opc, name, l, f] of LANE_OPS)
+  mandatory(opc, P66, name, LOGIC[opc] !== undefined ? logic128(LOGIC[opc]) : lanes(l, f));
+mandatory(0x160, P66, "punpcklbw", k128(kPunpck(1, false, 16)));
+mandatory(0x161, P66, "punpcklwd", k128(kPunpck(2, false, 16)));
+mandatory(0x162, P66, "punpckldq", k128(kPunpck(4, false, 16)));
 mandatory(0x163, P66, "packsswb", pack(L.I16, L.I8, -128, 127));
-mandatory(
-  0x164,
-  P66,
-  "pcmpgtb",
-  lanes(L.I8, (a, b) => (a > b ? -1 : 0)),
-);
-mandatory(
-  0x165,
-  P66,
-  "pcmpgtw",
-  lanes(L.I16, (a, b) => (a > b ? -1 : 0)),
-);
-mandatory(
-  0x166,
-  P66,
-  "pcmpgtd",
-  lanes(L.I32, (a, b) => (a > b ? -1 : 0)),
-);
 mandatory(0x167, P66, "packuswb", pack(L.I16, L.U8, 0, 255));
-mandatory(0x168, P66, "punpckhbw", punpck(1, true));
-mandatory(0x169, P66, "punpckhwd", punpck(2, true));
-mandatory(0x16a, P66, "punpckhdq", punpck(4, true));
+mandatory(0x168, P66, "punpckhbw", k128(kPunpck(1, true, 16)));
+mandatory(0x169, P66, "punpckhwd", k128(kPunpck(2, true, 16)));
+mandatory(0x16a, P66, "punpckhdq", k128(kPunpck(4, true, 16)));
 mandatory(0x16b, P66, "packssdw", pack(L.I32, L.I16, -32768, 32767));
-mandatory(0x16c, P66, "punpcklqdq", punpck(8, false));
-mandatory(0x16d, P66, "punpckhqdq", punpck(8, true));
+mandatory(0x16c, P66, "punpcklqdq", k128(kPunpck(8, false, 16)));
+mandatory(0x16d, P66, "punpckhqdq", k128(kPunpck(8, true, 16)));
 mandatory(0x16e, P66, "movd", movdToXmm);
 mandatory(0x16f, P66, "movdqa", movLoad128(true));
 mandatory(0x16f, Mandatory.PF3, "movdqu", movLoad128(false));
@@ -444,24 +286,6 @@ mandatory(0x170, P66, "pshufd", pshuf(0), true, Imm.Ib);
 mandatory(0x170, Mandatory.PF3, "pshufhw", pshuf(1), true, Imm.Ib);
 mandatory(0x170, Mandatory.PF2, "pshuflw", pshuf(2), true, Imm.Ib);
 for (const o of [0x171, 0x172, 0x173]) mandatory(o, P66, "pshift", shiftImm(o), true, Imm.Ib);
-mandatory(
-  0x174,
-  P66,
-  "pcmpeqb",
-  lanes(L.I8, (a, b) => (a === b ? -1 : 0)),
-);
-mandatory(
-  0x175,
-  P66,
-  "pcmpeqw",
-  lanes(L.I16, (a, b) => (a === b ? -1 : 0)),
-);
-mandatory(
-  0x176,
-  P66,
-  "pcmpeqd",
-  lanes(L.I32, (a, b) => (a === b ? -1 : 0)),
-);
 mandatory(0x17e, P66, "movd", movdFromXmm);
 mandatory(0x17e, Mandatory.PF3, "movq", movqLoad);
 mandatory(0x17f, P66, "movdqa", movStore128(true));
@@ -472,160 +296,18 @@ mandatory(0x1c5, P66, "pextrw", pextrw, true, Imm.Ib);
 mandatory(0x1d1, P66, "psrlw", shiftReg(16, 0));
 mandatory(0x1d2, P66, "psrld", shiftReg(32, 0));
 mandatory(0x1d3, P66, "psrlq", shiftReg(64, 0));
-mandatory(0x1d4, P66, "paddq", addq(false));
-mandatory(
-  0x1d5,
-  P66,
-  "pmullw",
-  lanes(L.I16, (a, b) => Math.imul(a, b)),
-);
+mandatory(0x1d4, P66, "paddq", k128(kAddq(false, 16)));
 mandatory(0x1d6, P66, "movq", movqStore);
 mandatory(0x1d7, P66, "pmovmskb", pmovmskb);
-mandatory(
-  0x1d8,
-  P66,
-  "psubusb",
-  lanes(L.U8, (a, b) => u8(a - b)),
-);
-mandatory(
-  0x1d9,
-  P66,
-  "psubusw",
-  lanes(L.U16, (a, b) => u16(a - b)),
-);
-mandatory(
-  0x1da,
-  P66,
-  "pminub",
-  lanes(L.U8, (a, b) => (a < b ? a : b)),
-);
-mandatory(0x1db, P66, "pand", logic128(0));
-mandatory(
-  0x1dc,
-  P66,
-  "paddusb",
-  lanes(L.U8, (a, b) => u8(a + b)),
-);
-mandatory(
-  0x1dd,
-  P66,
-  "paddusw",
-  lanes(L.U16, (a, b) => u16(a + b)),
-);
-mandatory(
-  0x1de,
-  P66,
-  "pmaxub",
-  lanes(L.U8, (a, b) => (a > b ? a : b)),
-);
-mandatory(0x1df, P66, "pandn", logic128(1));
-mandatory(
-  0x1e0,
-  P66,
-  "pavgb",
-  lanes(L.U8, (a, b) => (a + b + 1) >> 1),
-);
 mandatory(0x1e1, P66, "psraw", shiftReg(16, 1));
 mandatory(0x1e2, P66, "psrad", shiftReg(32, 1));
-mandatory(
-  0x1e3,
-  P66,
-  "pavgw",
-  lanes(L.U16, (a, b) => (a + b + 1) >> 1),
-);
-mandatory(
-  0x1e4,
-  P66,
-  "pmulhuw",
-  lanes(L.U16, (a, b) => (a * b) / 65536),
-);
-mandatory(
-  0x1e5,
-  P66,
-  "pmulhw",
-  lanes(L.I16, (a, b) => (a * b) >> 16),
-);
 mandatory(0x1e7, P66, "movntdq", memOnly(movStore128(true)));
-mandatory(
-  0x1e8,
-  P66,
-  "psubsb",
-  lanes(L.I8, (a, b) => i8(a - b)),
-);
-mandatory(
-  0x1e9,
-  P66,
-  "psubsw",
-  lanes(L.I16, (a, b) => i16(a - b)),
-);
-mandatory(
-  0x1ea,
-  P66,
-  "pminsw",
-  lanes(L.I16, (a, b) => (a < b ? a : b)),
-);
-mandatory(0x1eb, P66, "por", logic128(2));
-mandatory(
-  0x1ec,
-  P66,
-  "paddsb",
-  lanes(L.I8, (a, b) => i8(a + b)),
-);
-mandatory(
-  0x1ed,
-  P66,
-  "paddsw",
-  lanes(L.I16, (a, b) => i16(a + b)),
-);
-mandatory(
-  0x1ee,
-  P66,
-  "pmaxsw",
-  lanes(L.I16, (a, b) => (a > b ? a : b)),
-);
-mandatory(0x1ef, P66, "pxor", logic128(3));
 mandatory(0x1f0, Mandatory.PF2, "lddqu", memOnly(movLoad128(false)));
 mandatory(0x1f1, P66, "psllw", shiftReg(16, 2));
 mandatory(0x1f2, P66, "pslld", shiftReg(32, 2));
 mandatory(0x1f3, P66, "psllq", shiftReg(64, 2));
-mandatory(0x1f4, P66, "pmuludq", pmuludq);
-mandatory(0x1f5, P66, "pmaddwd", pmaddwd);
-mandatory(0x1f6, P66, "psadbw", psadbw);
+mandatory(0x1f4, P66, "pmuludq", k128(kPmuludq(16)));
+mandatory(0x1f5, P66, "pmaddwd", k128(kPmaddwd(16)));
+mandatory(0x1f6, P66, "psadbw", k128(kPsadbw(16)));
 mandatory(0x1f7, P66, "maskmovdqu", maskmovdqu);
-mandatory(
-  0x1f8,
-  P66,
-  "psubb",
-  lanes(L.I8, (a, b) => a - b),
-);
-mandatory(
-  0x1f9,
-  P66,
-  "psubw",
-  lanes(L.I16, (a, b) => a - b),
-);
-mandatory(
-  0x1fa,
-  P66,
-  "psubd",
-  lanes(L.I32, (a, b) => a - b),
-);
-mandatory(0x1fb, P66, "psubq", addq(true));
-mandatory(
-  0x1fc,
-  P66,
-  "paddb",
-  lanes(L.I8, (a, b) => a + b),
-);
-mandatory(
-  0x1fd,
-  P66,
-  "paddw",
-  lanes(L.I16, (a, b) => a + b),
-);
-mandatory(
-  0x1fe,
-  P66,
-  "paddd",
-  lanes(L.I32, (a, b) => a + b),
-);
+mandatory(0x1fb, P66, "psubq", k128(kAddq(true, 16)));

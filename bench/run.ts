@@ -96,7 +96,8 @@ export interface QemuResult {
   command: string[];
 }
 
-function parseArgs(argv: string[]): BenchOptions {
+/** Parse the command line (defaults: the bench_int guest, 5 pinvm rounds, 3 QEMU runs of 200). */
+export function parseArgs(argv: string[]): BenchOptions {
   const root = repoRoot(import.meta.url);
   const o: BenchOptions = {
     guest: join(root, "guests", "build", "bench_int.elf"),
@@ -471,8 +472,7 @@ function pinvmRounds(o: BenchOptions, rounds: number): PinvmResult | null {
  * stream), then `qemuRounds` rounds `qemuRuns` times for timing (QEMU is too fast to time
  * over the few rounds pinvm can afford); its instruction count is c(qemuRounds).
  */
-async function main(): Promise<number> {
-  const o = parseArgs(process.argv.slice(2));
+export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): Promise<number> {
   if (!existsSync(o.guest)) {
     console.error(`guest image ${o.guest} not found: run \`make -C guests\` first`);
     return 2;

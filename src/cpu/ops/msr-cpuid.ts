@@ -351,10 +351,10 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
         bit(implemented(0x1ae, Mandatory.None, 0), 24) | // FXSR (ops/xsave.ts)
         bit(implemented(0x158, Mandatory.None), 25) | // SSE (ops/sse-fp.ts)
         bit(implemented(0x158, Mandatory.PF2), 26); // SSE2
-      // TODO(CX16): advertise bit 13 once CMPXCHG16B exists.
       r.ecx =
         bit(implemented(0x1d0, Mandatory.PF2), 0) | // SSE3 (ADDSUBPS...)
         bit(implemented(0x200, Mandatory.P66), 9) | // SSSE3 (PSHUFB..., ops/sse4.ts)
+        bit(implemented(0x1c7, -1, 1), 13) | // CX16 (CMPXCHG16B shares 0F C7 /1 with CMPXCHG8B)
         bit(true, 17) | // PCID
         bit(implemented(0x217, Mandatory.P66), 19) | // SSE4.1 (PTEST...)
         bit(implemented(0x363, Mandatory.P66), 20) | // SSE4.2 (PCMPISTRI...)

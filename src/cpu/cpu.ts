@@ -19,6 +19,7 @@ import type { Instr } from "./instr.js";
 import { LazyOp, computeFlags } from "./flags.js";
 import { translateSlow, TLB_SIZE, PERM } from "./mmu.js";
 import { decodeBlock, type Block } from "./decoder.js";
+import { compileBlock } from "./jit/compile.js";
 import { deliverEvent, checkInterrupts } from "./interrupts.js";
 import { X87State } from "./fpu/x87-state.js";
 import { SseState } from "./sse/sse-state.js";
@@ -50,6 +51,8 @@ export const SF_EXPDOWN = 8;
 
 /** The processor. */
 export class Cpu {
+  /** Default of jitThreshold for new processors. */
+  static defaultJitThreshold = 16;
   /** Low halves of RAX..R15. */
   readonly lo = new Int32Array(16);
   /** High halves of RAX..R15. */
@@ -198,6 +201,13 @@ export class Cpu {
   chainEpoch = 0;
   /** Scratch: the high half produced by the last 64-bit read helper. */
   rhi = 0;
+  /**
+   * Executions of a cached block after which it is compiled to JavaScript (jit/compile.ts);
+   * Infinity keeps every block interpreted.
+   */
+  jitThreshold = Cpu.defaultJitThreshold;
+  /** icount at which the current run() stops (compiled blocks that loop check it). */
+  runEnd = 0;
 
   /** Create a processor over `mem`; hooks default to a bare machine. */
   constructor(mem: PhysicalMemory, hooks: CpuHooks = defaultHooks()) {
@@ -820,6 +830,7 @@ export class Cpu {
    */
   run(limit: number): StopReason {
     const end = this.icount + limit;
+    this.runEnd = end;
     this.stopRequested = false;
     while (this.icount < end) {
       if (this.shutdownState) return "shutdown";
@@ -856,8 +867,17 @@ export class Cpu {
           }
         }
         this.lastBlock = block.cacheable ? block : null;
-        const instrs = block.instrs;
         this.blockInvalidated = false;
+        let jit = block.jit;
+        if (jit === null && block.cacheable && ++block.hits >= this.jitThreshold) {
+          jit = block.jit = compileBlock(this, block);
+        }
+        if (jit !== null) {
+          // The compiled block counts its own instructions (also when it faults).
+          jit(this);
+          continue;
+        }
+        const instrs = block.instrs;
         const count = instrs.length;
         for (let n = 0; n < count; n++) {
           const i = instrs[n];

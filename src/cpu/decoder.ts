@@ -36,6 +36,10 @@ export interface Block {
   succRip1: number;
   succ1: Block | null;
   succEpoch1: number;
+  /** Executions so far (drives compilation by the JIT tier, see jit/compile.ts). */
+  hits: number;
+  /** The compiled form of the block, once it is hot. */
+  jit: ((cpu: Cpu) => void) | null;
 }
 
 const MAX_BLOCK = 64;
@@ -394,6 +398,8 @@ export function decodeBlock(cpu: Cpu, lin: number, phys: number): Block {
     succRip1: NaN,
     succ1: null,
     succEpoch1: -1,
+    hits: 0,
+    jit: null,
   };
 }
 

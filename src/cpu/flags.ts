@@ -29,12 +29,16 @@ for (let n = 0; n < 256; n++) {
   PARITY[n] = (b & 1) === 0 ? 4 : 0;
 }
 
-/** Compute all six status flags from the lazy state. */
+/**
+ * Compute all six status flags from the lazy state. Operands and results may be recorded
+ * either as unsigned numbers or in int32 form (the block compiler stores int32 values to
+ * avoid heap numbers); both are normalized here.
+ */
 export function computeFlags(cpu: Cpu): number {
   const size = cpu.lfSize;
-  const a = cpu.lfA;
-  const b = cpu.lfB;
-  const r = cpu.lfR;
+  const a = cpu.lfA >>> 0;
+  const b = cpu.lfB >>> 0;
+  const r = cpu.lfR >>> 0;
   let f = PARITY[r & 0xff];
   if (size === 8) {
     const ah = cpu.lfAh >>> 0;

@@ -1,0 +1,915 @@
+/**
+ * Block compiler (the second execution tier): turns a hot decoded block into one JavaScript
+ * function built with `new Function`. Simple instruction forms (register ALU/MOV/LEA/shift,
+ * loads and stores through 64-bit addressing, Jcc/JMP) are emitted inline; every other
+ * instruction calls its decoded handler exactly as the interpreter loop in cpu.ts does.
+ *
+ * Exactness contract (the compiled function behaves as the interpreter loop would):
+ * - before any inlined instruction that may fault, `cpu.rip` holds its address and the
+ *   local `k` its index, so a CpuFault leaves RIP and the retired-instruction count as the
+ *   interpreter does (the function adds the instructions retired so far to `cpu.icount` and
+ *   rethrows); registers and flags are only written after the last possible fault;
+ * - handler calls get `cpu.rip` / `cpu.nextRip` set as in the interpreter; after a handler
+ *   call or a memory access the block is left when `blockInvalidated` (self-modifying code)
+ *   or `stopRequested` is set, or when a non-terminal handler moved `nextRip`;
+ * - lazy flags are recorded in the cpu fields exactly as the handlers record them (operands
+ *   may be stored in int32 form; flags.ts normalizes), and a Jcc/SETcc/CMOVcc/ADC/SBB that
+ *   follows a flag-setting instruction of the same block evaluates its condition directly
+ *   from that instruction's operands;
+ * - a block whose terminal branch targets its own start loops inside the function while the
+ *   checks the run loop makes between blocks (instruction budget, pending interrupts, stop,
+ *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it.
+ *
+ * The function updates `cpu.icount` itself and leaves `cpu.rip` at the next instruction.
+ */
+import type { Cpu } from "../cpu.js";
+import type { Block } from "../decoder.js";
+import type { Handler, Instr } from "../instr.js";
+import { testCondition } from "../flags.js";
+import { OPCODES } from "../optable.js";
+
+/** A compiled block: runs the block (possibly several times) from `cpu.rip`. */
+export type JitFn = (cpu: Cpu) => void;
+
+/** 2^47: canonical addresses lie in [-CANON, CANON). */
+const CANON = 140737488355328;
+/** CF|PF|AF|ZF|SF|OF. */
+const STATUS = 0x8d5;
+/** PF|ZF|SF (the lazily recorded part of a shift's flags). */
+const SZP = 0xc4;
+
+/** LazyOp values (flags.ts; a const enum there, repeated as numbers for code generation). */
+const L_ADD = 0;
+const L_ADC = 1;
+const L_SUB = 2;
+const L_SBB = 3;
+const L_LOGIC = 4;
+const L_INC = 5;
+const L_DEC = 6;
+
+/** What the generator knows statically about the flags (the last flag write in the block). */
+interface FlagState {
+  /** add/sub: full arithmetic; logic: CF=OF=0; szp: only ZF/SF known (shift, inc/dec). */
+  kind: "add" | "sub" | "logic" | "szp";
+  size: number;
+  /** JS locals holding operands and result (int32 form for size 4/8, masked for 1/2). */
+  a: string;
+  b: string;
+  r: string;
+  ah: string;
+  bh: string;
+  rh: string;
+}
+
+/** Literal for generated code. */
+function lit(n: number): string {
+  return n < 0 ? `(${n})` : String(n);
+}
+
+/** Code generator for one block. */
+class Gen {
+  readonly out: string[] = [];
+  private readonly vars: string[] = [];
+  private nv = 0;
+  flags: FlagState | null = null;
+  /**
+   * Flag-recording stores not yet emitted. A later full flag write makes them dead; they are
+   * emitted before anything that could observe them (a possible fault, a handler call, a
+   * dynamic flag read, leaving the block).
+   */
+  pending: string | null = null;
+  /** Instruction index, offset and end offset of the instruction being generated. */
+  idx = 0;
+  off = 0;
+  end = 0;
+  /** Number of instructions in the block. */
+  readonly count: number;
+
+  constructor(
+    readonly block: Block,
+    readonly mode64: boolean,
+  ) {
+    this.count = block.instrs.length;
+  }
+
+  /** A fresh local variable. */
+  tmp(p = "t"): string {
+    const n = `${p}${this.nv++}`;
+    this.vars.push(n);
+    return n;
+  }
+
+  emit(s: string): void {
+    this.out.push(s);
+  }
+
+  /** Declarations of all locals used. */
+  decls(): string {
+    return this.vars.length === 0 ? "" : `let ${this.vars.join(", ")};`;
+  }
+
+  /**
+   * Leave the function with RIP = ripExpr after `n` instructions of this iteration (the
+   * pending flag stores are emitted on this path and stay pending on the other).
+   */
+  exit(ripExpr: string, n: number): string {
+    return `{ ${this.pending ?? ""}cpu.rip = ${ripExpr}; cpu.nextRip = cpu.rip; cpu.icount += done + ${n}; return; }`;
+  }
+
+  /** Emit the pending flag stores. */
+  flush(): void {
+    if (this.pending !== null) this.emit(this.pending);
+    this.pending = null;
+  }
+
+  /** Replace the pending flag stores (the previous ones are dead). */
+  setFlags(code: string): void {
+    this.pending = code;
+  }
+
+  /** Mark the current instruction as one that may fault. */
+  faultPoint(): void {
+    this.flush();
+    this.emit(`k = ${this.idx}; cpu.rip = r0 + ${this.off};`);
+  }
+
+  /** After a memory access: leave when code was invalidated or a stop was requested. */
+  afterMemory(): void {
+    this.emit(
+      `if (cpu.blockInvalidated || cpu.stopRequested) ${this.exit(`r0 + ${this.end}`, this.idx + 1)}`,
+    );
+  }
+
+  /**
+   * Linear address of the ModRM memory operand for an access of `size` bytes into a new
+   * local (64-bit mode, 64-bit address size only), with the canonical check of cpu.linear.
+   * Returns null when the form is not handled inline.
+   */
+  memLinear(i: Instr, size: number, write: boolean): string | null {
+    if (!this.mode64 || i.asize !== 8 || i.mod === 3) return null;
+    this.faultPoint();
+    const L = this.tmp("m");
+    const disp = i.disp | 0;
+    if (i.ripRel) {
+      this.emit(`${L} = r0 + ${this.end + disp};`);
+    } else if (i.index < 0 && i.base < 0) {
+      this.emit(`${L} = ${disp};`);
+    } else if (i.index < 0) {
+      // base + disp32: exact whenever the sum is canonical (otherwise it faults either way).
+      this.emit(`${L} = hi[${i.base}] * 4294967296 + (lo[${i.base}] >>> 0) + ${lit(disp)};`);
+    } else {
+      const s = 1 << i.scale;
+      const l = this.tmp("l");
+      const bl = i.base >= 0 ? `(lo[${i.base}] >>> 0) + ` : "";
+      const bh = i.base >= 0 ? `hi[${i.base}] + ` : "";
+      this.emit(`${l} = ${bl}(lo[${i.index}] >>> 0) * ${s} + ${lit(disp)};`);
+      this.emit(
+        `${L} = ((${bh}hi[${i.index}] * ${s} + Math.floor(${l} / 4294967296)) | 0) * 4294967296 + (${l} >>> 0);`,
+      );
+    }
+    if (i.seg >= 4) this.emit(`${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`);
+    else
+      this.emit(
+        `if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
+      );
+    return L;
+  }
+
+  /** Load `size` bytes at linear `L` into new locals [lo, hi] (hi "0" below 8 bytes). */
+  load(L: string, size: number): [string, string] {
+    const v = this.tmp("v");
+    if (size === 8) {
+      const vh = this.tmp("v");
+      this.emit(`${v} = cpu.linRead64(${L}) | 0; ${vh} = cpu.rhi | 0;`);
+      return [v, vh];
+    }
+    if (size === 4) this.emit(`${v} = cpu.linRead32(${L}) | 0;`);
+    else if (size === 2) this.emit(`${v} = cpu.linRead16(${L});`);
+    else this.emit(`${v} = cpu.linRead8(${L});`);
+    return [v, "0"];
+  }
+
+  /** Store `size` bytes. */
+  store(L: string, size: number, v: string, vh: string): void {
+    if (size === 8) this.emit(`cpu.linWrite64(${L}, ${v}, ${vh});`);
+    else if (size === 4) this.emit(`cpu.linWrite32(${L}, ${v});`);
+    else if (size === 2) this.emit(`cpu.linWrite16(${L}, ${v});`);
+    else this.emit(`cpu.linWrite8(${L}, ${v});`);
+  }
+
+  /** Expression reading an 8-bit register (AH..BH without REX). */
+  reg8(r: number, rex: number): string {
+    if (rex === 0 && r >= 4 && r < 8) return `((lo[${r - 4}] >> 8) & 255)`;
+    return `(lo[${r}] & 255)`;
+  }
+
+  /** Statement writing an 8-bit register from expression `v` (0..255). */
+  setReg8(r: number, rex: number, v: string): string {
+    if (rex === 0 && r >= 4 && r < 8) return `lo[${r - 4}] = (lo[${r - 4}] & -65281) | (${v} << 8);`;
+    return `lo[${r}] = (lo[${r}] & -256) | ${v};`;
+  }
+
+  /** Record lazy flags in the cpu fields. */
+  lazy(op: number, size: number, a: string, b: string, r: string, mask: number): void {
+    let s = `cpu.lfOp = ${op}; cpu.lfSize = ${size}; `;
+    if (op !== L_LOGIC) s += `cpu.lfA = ${a}; cpu.lfB = ${b}; `;
+    this.setFlags(`${s}cpu.lfR = ${r}; cpu.lazyMask = ${mask};`);
+  }
+
+  /** Record 64-bit lazy flags. */
+  lazy64(
+    op: number,
+    a: string,
+    ah: string,
+    b: string,
+    bh: string,
+    r: string,
+    rh: string,
+    mask: number,
+  ): void {
+    let s = `cpu.lfOp = ${op}; cpu.lfSize = 8; `;
+    if (op !== L_LOGIC) s += `cpu.lfA = ${a}; cpu.lfAh = ${ah}; cpu.lfB = ${b}; cpu.lfBh = ${bh}; `;
+    this.setFlags(`${s}cpu.lfR = ${r}; cpu.lfRh = ${rh}; cpu.lazyMask = ${mask};`);
+  }
+
+  /** Expression for CF (0/1): static when known, else from the cpu. */
+  carry(): string {
+    const f = this.flags;
+    if (f !== null && f.size >= 4) {
+      if (f.kind === "logic") return "0";
+      const c = this.cond(2);
+      if (c !== null) return `((${c}) ? 1 : 0)`;
+    }
+    this.flush();
+    return "cpu.getCF()";
+  }
+
+  /**
+   * Condition `cc` as a JS boolean expression from the static flag state, or null when it
+   * must be evaluated from the cpu state.
+   */
+  cond(cc: number): string | null {
+    const f = this.flags;
+    if (f === null) return null;
+    const neg = (cc & 1) !== 0;
+    const c = cc >> 1;
+    let e: string | null = null;
+    const { a, b, r, ah, bh, rh } = f;
+    if (f.size === 8) {
+      const z = `((${r} | ${rh}) === 0)`;
+      const s = `(${rh} < 0)`;
+      if (f.kind === "sub") {
+        const ult = `(${ah} !== ${bh} ? (${ah} >>> 0) < (${bh} >>> 0) : (${a} >>> 0) < (${b} >>> 0))`;
+        const slt = `(${ah} !== ${bh} ? ${ah} < ${bh} : (${a} >>> 0) < (${b} >>> 0))`;
+        const eq = `(${a} === ${b} && ${ah} === ${bh})`;
+        e = [
+          `(((${ah} ^ ${bh}) & (${ah} ^ ${rh})) < 0)`,
+          ult,
+          eq,
+          `(${ult} || ${eq})`,
+          s,
+          null,
+          slt,
+          `(${slt} || ${eq})`,
+        ][c];
+      } else if (f.kind === "add") {
+        const cf = `(${rh} !== ${ah} ? (${rh} >>> 0) < (${ah} >>> 0) : (${r} >>> 0) < (${a} >>> 0))`;
+        const of = `(((${ah} ^ ${rh}) & (${bh} ^ ${rh})) < 0)`;
+        e = [of, cf, z, `(${cf} || ${z})`, s, null, `(${s} !== ${of})`, `(${z} || ${s} !== ${of})`][c];
+      } else if (f.kind === "logic") {
+        e = ["false", "false", z, z, s, null, s, `(${z} || ${s})`][c];
+      } else {
+        e = c === 2 ? z : c === 4 ? s : null;
+      }
+    } else if (f.size === 4) {
+      const z = `(${r} === 0)`;
+      const s = `(${r} < 0)`;
+      if (f.kind === "sub") {
+        e = [
+          `(((${a} ^ ${b}) & (${a} ^ ${r})) < 0)`,
+          `((${a} >>> 0) < (${b} >>> 0))`,
+          z,
+          `((${a} >>> 0) <= (${b} >>> 0))`,
+          s,
+          null,
+          `(${a} < ${b})`,
+          `(${a} <= ${b})`,
+        ][c];
+      } else if (f.kind === "add") {
+        const cf = `((${r} >>> 0) < (${a} >>> 0))`;
+        const of = `(((${a} ^ ${r}) & (${b} ^ ${r})) < 0)`;
+        e = [of, cf, z, `(${cf} || ${z})`, s, null, `(${s} !== ${of})`, `(${z} || ${s} !== ${of})`][c];
+      } else if (f.kind === "logic") {
+        e = ["false", "false", z, z, s, null, s, `(${r} <= 0)`][c];
+      } else {
+        e = c === 2 ? z : c === 4 ? s : null;
+      }
+    } else {
+      // 8/16-bit: values are masked and unsigned.
+      const sign = f.size === 1 ? 0x80 : 0x8000;
+      const z = `(${r} === 0)`;
+      const s = `((${r} & ${sign}) !== 0)`;
+      if (f.kind === "sub") e = [null, `(${a} < ${b})`, z, `(${a} <= ${b})`, s, null, null, null][c];
+      else if (f.kind === "logic") e = ["false", "false", z, z, s, null, null, null][c];
+      else e = c === 2 ? z : c === 4 ? s : null;
+    }
+    if (e === null) return null;
+    return neg ? `!${e}` : e;
+  }
+
+  /** Condition expression: static if possible, else testCondition. */
+  condExpr(cc: number): string {
+    const c = this.cond(cc);
+    if (c !== null) return c;
+    this.flush();
+    return `T(cpu, ${cc})`;
+  }
+
+  /**
+   * ALU operation `op` (AluOp order) at `size` on int32-form operands; writes the result via
+   * `write` (null for CMP) and records the flags.
+   */
+  alu(
+    op: number,
+    size: number,
+    a: string,
+    ah: string,
+    b: string,
+    bh: string,
+    write: ((r: string, rh: string) => string) | null,
+  ): void {
+    const r = this.tmp("r");
+    let rh = "0";
+    let kind: FlagState["kind"];
+    if (size === 8) {
+      rh = this.tmp("r");
+      const t = this.tmp("s");
+      switch (op) {
+        case 0:
+        case 2: {
+          const cin = op === 2 ? this.tmp("c") : "";
+          if (op === 2) this.emit(`${cin} = ${this.carry()};`);
+          this.emit(
+            `${t} = (${a} >>> 0) + (${b} >>> 0)${op === 2 ? ` + ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} + ${bh} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
+          );
+          this.lazy64(op === 2 ? L_ADC : L_ADD, a, ah, b, bh, r, rh, STATUS);
+          if (op === 2) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          kind = "add";
+          break;
+        }
+        case 3:
+        case 5:
+        case 7: {
+          const cin = op === 3 ? this.tmp("c") : "";
+          if (op === 3) this.emit(`${cin} = ${this.carry()};`);
+          this.emit(
+            `${t} = (${a} >>> 0) - (${b} >>> 0)${op === 3 ? ` - ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} - ${bh} - (${t} < 0 ? 1 : 0)) | 0;`,
+          );
+          this.lazy64(op === 3 ? L_SBB : L_SUB, a, ah, b, bh, r, rh, STATUS);
+          if (op === 3) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          kind = "sub";
+          break;
+        }
+        default: {
+          const o = op === 1 ? "|" : op === 4 ? "&" : "^";
+          this.emit(`${r} = ${a} ${o} ${b}; ${rh} = ${ah} ${o} ${bh};`);
+          this.lazy64(L_LOGIC, "0", "0", "0", "0", r, rh, STATUS);
+          kind = "logic";
+        }
+      }
+    } else {
+      const m = size === 4 ? "| 0" : `& ${size === 1 ? 0xff : 0xffff}`;
+      switch (op) {
+        case 0:
+        case 2: {
+          const cin = op === 2 ? this.tmp("c") : "";
+          if (op === 2) this.emit(`${cin} = ${this.carry()};`);
+          this.emit(`${r} = (${a} + ${b}${op === 2 ? ` + ${cin}` : ""}) ${m};`);
+          this.lazy(op === 2 ? L_ADC : L_ADD, size, a, b, r, STATUS);
+          if (op === 2) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          kind = "add";
+          break;
+        }
+        case 3:
+        case 5:
+        case 7: {
+          const cin = op === 3 ? this.tmp("c") : "";
+          if (op === 3) this.emit(`${cin} = ${this.carry()};`);
+          this.emit(`${r} = (${a} - ${b}${op === 3 ? ` - ${cin}` : ""}) ${m};`);
+          this.lazy(op === 3 ? L_SBB : L_SUB, size, a, b, r, STATUS);
+          if (op === 3) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          kind = "sub";
+          break;
+        }
+        default: {
+          const o = op === 1 ? "|" : op === 4 ? "&" : "^";
+          this.emit(`${r} = ${a} ${o} ${b};`);
+          this.lazy(L_LOGIC, size, "0", "0", r, STATUS);
+          kind = "logic";
+        }
+      }
+    }
+    if (write !== null && op !== 7) this.emit(write(r, rh));
+    // ADC/SBB results are not tracked (their carry-in makes the static conditions wrong).
+    this.flags = op === 2 || op === 3 ? null : { kind, size, a, b, r, ah, bh, rh };
+  }
+
+  /** Snapshot register `n` (low half, and high half for 8 bytes) into locals. */
+  readReg(n: number, size: number): [string, string] {
+    const a = this.tmp("a");
+    if (size === 8) {
+      const ah = this.tmp("a");
+      this.emit(`${a} = lo[${n}]; ${ah} = hi[${n}];`);
+      return [a, ah];
+    }
+    this.emit(`${a} = lo[${n}];`);
+    return [a, "0"];
+  }
+
+  /** Writer of a 4/8-byte register result. */
+  regWriter(n: number, size: number): (r: string, rh: string) => string {
+    return size === 8
+      ? (r, rh) => `lo[${n}] = ${r}; hi[${n}] = ${rh};`
+      : (r) => `lo[${n}] = ${r}; hi[${n}] = 0;`;
+  }
+
+  /** Immediate as [low int32, high int32] literals for a 4/8-byte operation. */
+  imm(i: Instr, size: number): [string, string] {
+    const v = i.imm | 0;
+    return [lit(v), size === 8 ? (i.imm < 0 ? "(-1)" : "0") : "0"];
+  }
+}
+
+/** Shift by a constant (SHL/SHR/SAR, ModRM.reg 4/5/6/7) of a 4/8-byte register. */
+function genShift(g: Gen, i: Instr, kind: number, count: number): boolean {
+  const size = i.osize;
+  const d = i.rm;
+  if (size === 4) {
+    const c = count & 0x1f;
+    if (c === 0) {
+      g.emit(`hi[${d}] = 0;`);
+      return true;
+    }
+    const a = g.tmp("a");
+    const r = g.tmp("r");
+    const cf = g.tmp("c");
+    g.emit(`${a} = lo[${d}];`);
+    let of: string;
+    if (kind === 4 || kind === 6) {
+      g.emit(`${r} = ${a} << ${c}; ${cf} = (${a} >>> ${32 - c}) & 1;`);
+      of = `((${r} >>> 31) ^ ${cf})`;
+    } else if (kind === 5) {
+      g.emit(`${r} = ${a} >>> ${c}; ${cf} = (${a} >>> ${c - 1}) & 1;`);
+      of = `(${a} >>> 31)`;
+    } else {
+      g.emit(`${r} = ${a} >> ${c}; ${cf} = (${a} >> ${c - 1}) & 1;`);
+      of = "0";
+    }
+    g.emit(`lo[${d}] = ${r}; hi[${d}] = 0;`);
+    g.setFlags(
+      `cpu.eflags = (cpu.eflags & ${~STATUS}) | ${cf} | (${of} << 11); ` +
+        `cpu.lfOp = ${L_LOGIC}; cpu.lfSize = 4; cpu.lfR = ${r} | 0; cpu.lazyMask = ${SZP};`,
+    );
+    g.flags = { kind: "szp", size: 4, a: "0", b: "0", r: `(${r} | 0)`, ah: "0", bh: "0", rh: "0" };
+    return true;
+  }
+  if (size !== 8) return false;
+  const c = count & 0x3f;
+  if (c === 0) return true;
+  const [a, ah] = g.readReg(d, 8);
+  const r = g.tmp("r");
+  const rh = g.tmp("r");
+  const cf = g.tmp("c");
+  let of: string;
+  if (kind === 4 || kind === 6) {
+    if (c < 32)
+      g.emit(
+        `${r} = ${a} << ${c}; ${rh} = (${ah} << ${c}) | (${a} >>> ${32 - c}); ${cf} = (${ah} >>> ${32 - c}) & 1;`,
+      );
+    else if (c === 32) g.emit(`${r} = 0; ${rh} = ${a}; ${cf} = ${ah} & 1;`);
+    else g.emit(`${r} = 0; ${rh} = ${a} << ${c - 32}; ${cf} = (${a} >>> ${64 - c}) & 1;`);
+    of = `((${rh} >>> 31) ^ ${cf})`;
+  } else if (kind === 5) {
+    if (c < 32)
+      g.emit(
+        `${r} = (${a} >>> ${c}) | (${ah} << ${32 - c}); ${rh} = ${ah} >>> ${c}; ${cf} = (${a} >>> ${c - 1}) & 1;`,
+      );
+    else if (c === 32) g.emit(`${r} = ${ah}; ${rh} = 0; ${cf} = (${a} >>> 31) & 1;`);
+    else g.emit(`${r} = ${ah} >>> ${c - 32}; ${rh} = 0; ${cf} = (${ah} >>> ${c - 33}) & 1;`);
+    of = `(${ah} >>> 31)`;
+  } else {
+    if (c < 32)
+      g.emit(
+        `${r} = (${a} >>> ${c}) | (${ah} << ${32 - c}); ${rh} = ${ah} >> ${c}; ${cf} = (${a} >>> ${c - 1}) & 1;`,
+      );
+    else if (c === 32) g.emit(`${r} = ${ah}; ${rh} = ${ah} >> 31; ${cf} = (${a} >>> 31) & 1;`);
+    else g.emit(`${r} = ${ah} >> ${c - 32}; ${rh} = ${ah} >> 31; ${cf} = (${ah} >>> ${c - 33}) & 1;`);
+    of = "0";
+  }
+  g.emit(`${r} = ${r} | 0; ${rh} = ${rh} | 0; lo[${d}] = ${r}; hi[${d}] = ${rh};`);
+  g.setFlags(
+    `cpu.eflags = (cpu.eflags & ${~STATUS}) | ${cf} | (${of} << 11); ` +
+      `cpu.lfOp = ${L_LOGIC}; cpu.lfSize = 8; cpu.lfR = ${r}; cpu.lfRh = ${rh}; cpu.lazyMask = ${SZP};`,
+  );
+  g.flags = { kind: "szp", size: 8, a: "0", b: "0", r, ah: "0", bh: "0", rh };
+  return true;
+}
+
+/** Source operand of an `op reg, r/m`-style instruction (register or inline load). */
+function rmSource(g: Gen, i: Instr, size: number): [string, string] | null {
+  if (i.mod === 3) return g.readReg(i.rm, size);
+  const L = g.memLinear(i, size, false);
+  if (L === null) return null;
+  return g.load(L, size);
+}
+
+/**
+ * Emit the inline form of a non-terminal instruction; returns false when the instruction
+ * must go through its handler.
+ */
+function genInline(g: Gen, i: Instr): boolean {
+  if (i.lock) return false;
+  const opc = i.opcode;
+  const os = i.osize;
+  const wide = os === 4 || os === 8;
+  const mem = i.mod !== 3;
+
+  // ALU 00-3D: forms 1 (r/m, r), 3 (r, r/m), 5 (eAX, imm).
+  if (opc < 0x40 && (opc & 7) <= 5) {
+    const op = opc >> 3;
+    const form = opc & 7;
+    if (!wide) return false;
+    if (form === 1) {
+      if (mem && op !== 7) return false;
+      const [b, bh] = g.readReg(i.reg, os);
+      const src = rmSource(g, i, os);
+      if (src === null) return false;
+      g.alu(op, os, src[0], src[1], b, bh, mem ? null : g.regWriter(i.rm, os));
+      if (mem) g.afterMemory();
+      return true;
+    }
+    if (form === 3) {
+      const src = rmSource(g, i, os);
+      if (src === null) return false;
+      const [a, ah] = g.readReg(i.reg, os);
+      g.alu(op, os, a, ah, src[0], src[1], g.regWriter(i.reg, os));
+      if (mem) g.afterMemory();
+      return true;
+    }
+    if (form === 5) {
+      const [a, ah] = g.readReg(0, os);
+      const [b, bh] = g.imm(i, os);
+      g.alu(op, os, a, ah, b, bh, g.regWriter(0, os));
+      return true;
+    }
+    return false;
+  }
+
+  switch (opc) {
+    case 0x80: {
+      // CMP r/m8, imm8 (memory form).
+      if ((i.reg & 7) !== 7 || !mem) return false;
+      const L = g.memLinear(i, 1, false);
+      if (L === null) return false;
+      const [a] = g.load(L, 1);
+      g.alu(7, 1, a, "0", String(i.imm & 0xff), "0", null);
+      g.afterMemory();
+      return true;
+    }
+    case 0x81:
+    case 0x83: {
+      const op = i.reg & 7;
+      if (!wide || (mem && op !== 7)) return false;
+      const src = rmSource(g, i, os);
+      if (src === null) return false;
+      const [b, bh] = g.imm(i, os);
+      g.alu(op, os, src[0], src[1], b, bh, mem ? null : g.regWriter(i.rm, os));
+      if (mem) g.afterMemory();
+      return true;
+    }
+    case 0x84: {
+      if (mem) return false;
+      const a = g.tmp("a");
+      const b = g.tmp("b");
+      g.emit(`${a} = ${g.reg8(i.rm, i.rex)}; ${b} = ${g.reg8(i.reg, i.rex)};`);
+      g.alu(4, 1, a, "0", b, "0", null);
+      return true;
+    }
+    case 0x85: {
+      if (!wide) return false;
+      const [b, bh] = g.readReg(i.reg, os);
+      const src = rmSource(g, i, os);
+      if (src === null) return false;
+      g.alu(4, os, src[0], src[1], b, bh, null);
+      if (mem) g.afterMemory();
+      return true;
+    }
+    case 0xa9: {
+      if (!wide) return false;
+      const [a, ah] = g.readReg(0, os);
+      const [b, bh] = g.imm(i, os);
+      g.alu(4, os, a, ah, b, bh, null);
+      return true;
+    }
+    case 0xf7: {
+      const sub = i.reg & 7;
+      if (!wide || mem) return false;
+      if (sub === 0 || sub === 1) {
+        const [a, ah] = g.readReg(i.rm, os);
+        const [b, bh] = g.imm(i, os);
+        g.alu(4, os, a, ah, b, bh, null);
+        return true;
+      }
+      if (sub === 2) {
+        if (os === 8) g.emit(`lo[${i.rm}] = ~lo[${i.rm}]; hi[${i.rm}] = ~hi[${i.rm}];`);
+        else g.emit(`lo[${i.rm}] = ~lo[${i.rm}]; hi[${i.rm}] = 0;`);
+        return true;
+      }
+      if (sub === 3) {
+        const [a, ah] = g.readReg(i.rm, os);
+        g.alu(5, os, "0", "0", a, os === 8 ? ah : "0", g.regWriter(i.rm, os));
+        return true;
+      }
+      return false;
+    }
+    case 0xff: {
+      const sub = i.reg & 7;
+      if (!wide || mem || sub > 1) return false;
+      const [a, ah] = g.readReg(i.rm, os);
+      const r = g.tmp("r");
+      const cf = g.tmp("c");
+      g.emit(`${cf} = ${g.carry()};`);
+      if (os === 8) {
+        const rh = g.tmp("r");
+        if (sub === 0) g.emit(`${r} = (${a} + 1) | 0; ${rh} = (${ah} + (${r} === 0 ? 1 : 0)) | 0;`);
+        else g.emit(`${r} = (${a} - 1) | 0; ${rh} = (${ah} - (${a} === 0 ? 1 : 0)) | 0;`);
+        g.lazy64(sub === 0 ? L_INC : L_DEC, a, ah, "1", "0", r, rh, STATUS & ~1);
+        g.pending = `cpu.eflags = (cpu.eflags & -2) | ${cf}; ${g.pending}`;
+        g.emit(`lo[${i.rm}] = ${r}; hi[${i.rm}] = ${rh};`);
+        g.flags = { kind: "szp", size: 8, a, b: "1", r, ah, bh: "0", rh };
+      } else {
+        g.emit(`${r} = (${a} ${sub === 0 ? "+" : "-"} 1) | 0;`);
+        g.lazy(sub === 0 ? L_INC : L_DEC, 4, a, "1", r, STATUS & ~1);
+        g.pending = `cpu.eflags = (cpu.eflags & -2) | ${cf}; ${g.pending}`;
+        g.emit(`lo[${i.rm}] = ${r}; hi[${i.rm}] = 0;`);
+        g.flags = { kind: "szp", size: 4, a, b: "1", r, ah: "0", bh: "0", rh: "0" };
+      }
+      return true;
+    }
+    case 0x89:
+    case 0x8b: {
+      if (!wide) return false;
+      const toReg = opc === 0x8b;
+      if (!mem) {
+        const d = toReg ? i.reg : i.rm;
+        const s = toReg ? i.rm : i.reg;
+        g.emit(os === 8 ? `lo[${d}] = lo[${s}]; hi[${d}] = hi[${s}];` : `lo[${d}] = lo[${s}]; hi[${d}] = 0;`);
+        return true;
+      }
+      const L = g.memLinear(i, os, !toReg);
+      if (L === null) return false;
+      if (toReg) {
+        const [v, vh] = g.load(L, os);
+        g.emit(`lo[${i.reg}] = ${v}; hi[${i.reg}] = ${os === 8 ? vh : "0"};`);
+      } else {
+        g.store(L, os, `lo[${i.reg}]`, `hi[${i.reg}]`);
+      }
+      g.afterMemory();
+      return true;
+    }
+    case 0x88: {
+      if (!mem) {
+        g.emit(g.setReg8(i.rm, i.rex, g.reg8(i.reg, i.rex)));
+        return true;
+      }
+      const L = g.memLinear(i, 1, true);
+      if (L === null) return false;
+      g.store(L, 1, g.reg8(i.reg, i.rex), "0");
+      g.afterMemory();
+      return true;
+    }
+    case 0xc6: {
+      if ((i.reg & 7) !== 0) return false;
+      if (!mem) {
+        g.emit(g.setReg8(i.rm, i.rex, String(i.imm & 0xff)));
+        return true;
+      }
+      const L = g.memLinear(i, 1, true);
+      if (L === null) return false;
+      g.store(L, 1, String(i.imm & 0xff), "0");
+      g.afterMemory();
+      return true;
+    }
+    case 0xc7: {
+      if ((i.reg & 7) !== 0 || !wide) return false;
+      const [v, vh] = g.imm(i, os);
+      if (!mem) {
+        g.emit(`lo[${i.rm}] = ${v}; hi[${i.rm}] = ${vh};`);
+        return true;
+      }
+      const L = g.memLinear(i, os, true);
+      if (L === null) return false;
+      g.store(L, os, v, vh);
+      g.afterMemory();
+      return true;
+    }
+    case 0x8d: {
+      if (mem === false || !wide || i.asize !== 8) return false;
+      if (i.ripRel) {
+        if (os === 8) {
+          const t = g.tmp("e");
+          g.emit(
+            `${t} = r0 + ${g.end + (i.disp | 0)}; lo[${i.reg}] = ${t} | 0; hi[${i.reg}] = Math.floor(${t} / 4294967296) | 0;`,
+          );
+        } else g.emit(`lo[${i.reg}] = (r0 + ${g.end + (i.disp | 0)}) | 0; hi[${i.reg}] = 0;`);
+        return true;
+      }
+      const disp = i.disp | 0;
+      const s = 1 << i.scale;
+      if (os === 4) {
+        let e = lit(disp);
+        if (i.base >= 0) e += ` + lo[${i.base}]`;
+        if (i.index >= 0) e += ` + lo[${i.index}] * ${s}`;
+        g.emit(`lo[${i.reg}] = (${e}) | 0; hi[${i.reg}] = 0;`);
+        return true;
+      }
+      const l = g.tmp("l");
+      const h = g.tmp("h");
+      let le = lit(disp);
+      let he = "0";
+      if (i.base >= 0) {
+        le += ` + (lo[${i.base}] >>> 0)`;
+        he += ` + hi[${i.base}]`;
+      }
+      if (i.index >= 0) {
+        le += ` + (lo[${i.index}] >>> 0) * ${s}`;
+        he += ` + hi[${i.index}] * ${s}`;
+      }
+      g.emit(`${l} = ${le}; ${h} = ${he};`);
+      g.emit(`lo[${i.reg}] = ${l} | 0; hi[${i.reg}] = (${h} + Math.floor(${l} / 4294967296)) | 0;`);
+      return true;
+    }
+    case 0x1b6:
+    case 0x1b7:
+    case 0x1be:
+    case 0x1bf: {
+      if (!wide) return false;
+      const byte = opc === 0x1b6 || opc === 0x1be;
+      const sx = opc >= 0x1be;
+      let v: string;
+      if (!mem) {
+        v = g.tmp("v");
+        g.emit(`${v} = ${byte ? g.reg8(i.rm, i.rex) : `(lo[${i.rm}] & 65535)`};`);
+      } else {
+        const L = g.memLinear(i, byte ? 1 : 2, false);
+        if (L === null) return false;
+        v = g.load(L, byte ? 1 : 2)[0];
+      }
+      if (sx) {
+        const sh = byte ? 24 : 16;
+        g.emit(`${v} = (${v} << ${sh}) >> ${sh};`);
+        g.emit(`lo[${i.reg}] = ${v}; hi[${i.reg}] = ${os === 8 ? `${v} >> 31` : "0"};`);
+      } else g.emit(`lo[${i.reg}] = ${v}; hi[${i.reg}] = 0;`);
+      if (mem) g.afterMemory();
+      return true;
+    }
+    case 0x63: {
+      if (!g.mode64 || !wide) return false;
+      const src = rmSource(g, i, 4);
+      if (src === null) return false;
+      g.emit(`lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = ${os === 8 ? `${src[0]} >> 31` : "0"};`);
+      if (mem) g.afterMemory();
+      return true;
+    }
+    case 0xc1:
+    case 0xd1: {
+      const kind = i.reg & 7;
+      if (mem || !wide || kind < 4) return false;
+      return genShift(g, i, kind, opc === 0xd1 ? 1 : i.imm);
+    }
+    default:
+      break;
+  }
+  if (opc >= 0xb8 && opc <= 0xbf) {
+    if (!wide) return false;
+    const r = (opc & 7) | ((i.rex & 1) << 3);
+    g.emit(`lo[${r}] = ${lit(i.imm | 0)}; hi[${r}] = ${os === 8 ? lit(i.immHi | 0) : "0"};`);
+    return true;
+  }
+  if (opc >= 0x140 && opc <= 0x14f) {
+    if (!wide) return false;
+    const src = rmSource(g, i, os);
+    if (src === null) return false;
+    const c = g.condExpr(opc & 15);
+    if (os === 8) g.emit(`if (${c}) { lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = ${src[1]}; }`);
+    else g.emit(`if (${c}) lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = 0;`);
+    if (mem) g.afterMemory();
+    return true;
+  }
+  if (opc >= 0x190 && opc <= 0x19f) {
+    if (mem) return false;
+    g.emit(g.setReg8(i.rm, i.rex, `((${g.condExpr(opc & 15)}) ? 1 : 0)`));
+    return true;
+  }
+  if (opc >= 0x118 && opc <= 0x11f && i.exec === OPCODES[0x11f]?.exec) return true;
+  return false;
+}
+
+/** Checks the run loop makes between blocks, for looping inside the function. */
+const LOOP_OK =
+  "cpu.icount + done < cpu.runEnd && !cpu.intrPending && !cpu.nmiPending && !cpu.stopRequested && " +
+  "!cpu.blockInvalidated && !cpu.interruptShadow && !cpu.halted && !cpu.shutdownState && cpu.chainEpoch === ep";
+
+/** Generate the body of the loop for the block. */
+function genBody(g: Gen): void {
+  const instrs = g.block.instrs;
+  const n = instrs.length;
+  let off = 0;
+  for (let idx = 0; idx < n; idx++) {
+    const i = instrs[idx];
+    g.idx = idx;
+    g.off = off;
+    g.end = off + i.len;
+    const last = idx === n - 1;
+    const opc = i.opcode;
+    const isJcc = (opc >= 0x70 && opc <= 0x7f) || (opc >= 0x180 && opc <= 0x18f);
+    const isJmp = opc === 0xeb || opc === 0xe9;
+    if (last && (isJcc || isJmp) && i.exec === OPCODES[opc]?.exec) {
+      const target = g.end + i.imm;
+      const bsize = g.mode64 ? 8 : i.osize;
+      let taken: string;
+      if (target === 0 && (g.mode64 || bsize === 4)) {
+        taken = `done += ${n}; if (${LOOP_OK}) continue; cpu.rip = r0; cpu.nextRip = r0; cpu.icount += done; return;`;
+      } else {
+        taken =
+          `k = ${idx}; cpu.rip = r0 + ${off}; cpu.nextRip = r0 + ${g.end}; cpu.branch(r0 + ${target}, ${bsize}); ` +
+          `cpu.rip = cpu.nextRip; cpu.icount += done + ${n}; return;`;
+      }
+      if (isJmp) {
+        g.flush();
+        g.emit(taken);
+      } else {
+        const c = g.condExpr(opc & 15);
+        g.flush();
+        g.emit(`if (${c}) { ${taken} }`);
+        g.emit(g.exit(`r0 + ${g.end}`, n));
+      }
+      return;
+    }
+    if (!last && genInline(g, i)) {
+      off = g.end;
+      continue;
+    }
+    if (last && !(i.flags & 1) && genInline(g, i)) {
+      g.flush();
+      g.emit(g.exit(`r0 + ${g.end}`, n));
+      return;
+    }
+    // Handler call, as in the interpreter loop.
+    g.flush();
+    g.emit(`k = ${idx}; cpu.rip = r0 + ${off}; cpu.nextRip = r0 + ${g.end}; H[${idx}](cpu, I[${idx}]);`);
+    g.flags = null;
+    if (last) {
+      g.emit(
+        `done += ${n}; if (cpu.nextRip === r0 && ${LOOP_OK}) continue; cpu.rip = cpu.nextRip; cpu.icount += done; return;`,
+      );
+      return;
+    }
+    g.emit(
+      `if (cpu.nextRip !== r0 + ${g.end} || cpu.blockInvalidated || cpu.stopRequested) { cpu.rip = cpu.nextRip; cpu.icount += done + ${idx + 1}; return; }`,
+    );
+    off = g.end;
+  }
+}
+
+/** Number of blocks compiled (diagnostics). */
+export let compiledBlocks = 0;
+
+/**
+ * Compile `block` for the CPU's current mode (the mode the block was decoded for). Returns
+ * the function; the caller stores it in `block.jit`.
+ */
+export function compileBlock(cpu: Cpu, block: Block): JitFn {
+  const g = new Gen(block, cpu.long64);
+  genBody(g);
+  const src =
+    `return function jit(cpu) {\n` +
+    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip, ep = cpu.chainEpoch;\n` +
+    `let done = 0, k = 0; ${g.decls()}\n` +
+    `try { for (;;) {\n${g.out.join("\n")}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
+  const handlers: Handler[] = block.instrs.map((i) => i.exec);
+  const make = new Function("H", "I", "T", src) as (
+    h: Handler[],
+    i: Instr[],
+    t: typeof testCondition,
+  ) => JitFn;
+  compiledBlocks++;
+  return make(handlers, block.instrs, testCondition);
+}
+
+/** The generated source for `block` (for tests and debugging). */
+export function blockSource(cpu: Cpu, block: Block): string {
+  const g = new Gen(block, cpu.long64);
+  genBody(g);
+  return g.out.join("\n");
+}

@@ -2,8 +2,8 @@
  * Block compiler (src/cpu/jit) tests: random 64-bit loops built from the instruction forms the
  * compiler emits inline (ALU, shifts, MOV/LEA/MOVZX/MOVSX, loads and stores, Jcc/SETcc/CMOVcc
  * after every kind of flag-setting instruction) mixed with forms that go through handlers
- * (IMUL, PUSHF/POP, shifts by CL), run once interpreted only and once with blocks compiled
- * after 1 or 3 executions. Registers, RFLAGS, RIP, the retired-instruction count after every
+ * (PUSHF/POP, shifts by CL), run once interpreted only and once with blocks compiled
+ * after 1 or 3 executions (IMUL goes through jit/runtime.ts helpers when compiled). Registers, RFLAGS, RIP, the retired-instruction count after every
  * slice of a run split into odd-sized budgets, memory, and exceptions (a loop that walks off
  * mapped memory faults mid-block) must be identical.
  */
@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { assemble } from "../helpers/asm.js";
 import { LAYOUT, createMachine, enterLong64, type TestMachine } from "../helpers/machine.js";
 import { compiledBlocks } from "../../src/cpu/jit/compile.js";
+import { imul32, imul64 } from "../../src/cpu/jit/runtime.js";
 
 /** Deterministic xorshift32. */
 class Rng {
@@ -154,6 +155,7 @@ function randomInstr(r: Rng, label: () => string): string {
         `movsxd ${b}, dword ptr [rbp + r11*4 + ${d}]`,
         `cmovb ${rb}, ${w ? "qword" : "dword"} ptr [rbp + r11*8 + ${d}]`,
         `test ${w ? "qword" : "dword"} ptr [rbp + r11*4 + ${d}], ${rb}`,
+        `imul ${rb}, ${w ? "qword" : "dword"} ptr [rbp + r11*8 + ${d}]`,
       ]);
       return `movzx r11d, ${R8[a]}\n${m}`;
     }
@@ -303,4 +305,25 @@ test("self-modifying code inside a compiled loop is seen on the next iteration",
   const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
   const ref = run(code, 7, Infinity, [1000]);
   for (const th of [1, 2]) assert.deepEqual(run(code, 7, th, [1000]), ref);
+});
+
+test("the IMUL helpers agree with exact (BigInt) signed products", () => {
+  const m = machine([]);
+  const { cpu } = m;
+  const r = new Rng(0xabcdef);
+  const edge = [0, 1, -1, 2, 0x7fffffff, -0x80000000, 0x80000001, 0xffff, 0x10000];
+  const val = (): number => (r.int(2) === 0 ? r.pick(edge) : r.next()) | 0;
+  for (let n = 0; n < 20000; n++) {
+    const [a, ah, b, bh] = [val(), val(), val(), val()];
+    imul64(cpu, 3, a, ah, b, bh);
+    const big = (l: number, h: number): bigint => (BigInt(h) << 32n) | BigInt(l >>> 0);
+    const p = big(a, ah) * big(b, bh);
+    const low = BigInt.asIntN(64, p);
+    assert.equal(BigInt.asIntN(64, big(cpu.lo[3], cpu.hi[3])), low, `imul64 ${a} ${ah} ${b} ${bh}`);
+    assert.equal(cpu.eflags & 0x801, low === p ? 0 : 0x801, `imul64 flags ${a} ${ah} ${b} ${bh}`);
+    imul32(cpu, 5, a, b);
+    const p32 = BigInt(a) * BigInt(b);
+    assert.equal(cpu.lo[5], Number(BigInt.asIntN(32, p32)));
+    assert.equal(cpu.eflags & 0x801, BigInt.asIntN(32, p32) === p32 ? 0 : 0x801, `imul32 ${a} ${b}`);
+  }
 });

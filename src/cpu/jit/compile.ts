@@ -27,6 +27,7 @@ import type { Block } from "../decoder.js";
 import type { Handler, Instr } from "../instr.js";
 import { testCondition } from "../flags.js";
 import { OPCODES } from "../optable.js";
+import * as runtime from "./runtime.js";
 
 /** A compiled block: runs the block (possibly several times) from `cpu.rip`. */
 export type JitFn = (cpu: Cpu) => void;
@@ -790,6 +791,17 @@ function genInline(g: Gen, i: Instr): boolean {
     default:
       break;
   }
+  if (opc === 0x1af && wide) {
+    // IMUL r, r/m: a runtime helper writes the register and the flags.
+    const src = rmSource(g, i, os);
+    if (src === null) return false;
+    g.flush();
+    if (os === 8) g.emit(`X.imul64(cpu, ${i.reg}, lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]});`);
+    else g.emit(`X.imul32(cpu, ${i.reg}, lo[${i.reg}], ${src[0]});`);
+    g.flags = null;
+    if (mem) g.afterMemory();
+    return true;
+  }
   if (opc >= 0xb8 && opc <= 0xbf) {
     if (!wide) return false;
     const r = (opc & 7) | ((i.rex & 1) << 3);
@@ -898,13 +910,14 @@ export function compileBlock(cpu: Cpu, block: Block): JitFn {
     `let done = 0, k = 0; ${g.decls()}\n` +
     `try { for (;;) {\n${g.out.join("\n")}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
   const handlers: Handler[] = block.instrs.map((i) => i.exec);
-  const make = new Function("H", "I", "T", src) as (
+  const make = new Function("H", "I", "T", "X", src) as (
     h: Handler[],
     i: Instr[],
     t: typeof testCondition,
+    x: typeof runtime,
   ) => JitFn;
   compiledBlocks++;
-  return make(handlers, block.instrs, testCondition);
+  return make(handlers, block.instrs, testCondition, runtime);
 }
 
 /** The generated source for `block` (for tests and debugging). */

@@ -897,6 +897,18 @@ function genBody(g: Gen): void {
 /** Number of blocks compiled (diagnostics). */
 export let compiledBlocks = 0;
 
+/** Makes the function of a compiled block from its handlers, instructions and helpers. */
+type Factory = (h: Handler[], i: Instr[], t: typeof testCondition, x: typeof runtime) => JitFn;
+
+/**
+ * Factories by generated source. Identical blocks (the same code decoded again, in this or
+ * another processor) reuse one factory, so their functions share V8's feedback and optimized
+ * code instead of warming up from scratch.
+ */
+const factories = new Map<string, Factory>();
+/** Bound on the factory cache (cleared when full). */
+const MAX_FACTORIES = 20000;
+
 /**
  * Compile `block` for the CPU's current mode (the mode the block was decoded for). Returns
  * the function; the caller stores it in `block.jit`.
@@ -909,15 +921,19 @@ export function compileBlock(cpu: Cpu, block: Block): JitFn {
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip, ep = cpu.chainEpoch;\n` +
     `let done = 0, k = 0; ${g.decls()}\n` +
     `try { for (;;) {\n${g.out.join("\n")}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
-  const handlers: Handler[] = block.instrs.map((i) => i.exec);
-  const make = new Function("H", "I", "T", "X", src) as (
-    h: Handler[],
-    i: Instr[],
-    t: typeof testCondition,
-    x: typeof runtime,
-  ) => JitFn;
+  let make = factories.get(src);
+  if (make === undefined) {
+    if (factories.size >= MAX_FACTORIES) factories.clear();
+    make = new Function("H", "I", "T", "X", src) as Factory;
+    factories.set(src, make);
+  }
   compiledBlocks++;
-  return make(handlers, block.instrs, testCondition, runtime);
+  return make(
+    block.instrs.map((i) => i.exec),
+    block.instrs,
+    testCondition,
+    runtime,
+  );
 }
 
 /** The generated source for `block` (for tests and debugging). */

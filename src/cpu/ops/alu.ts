@@ -136,30 +136,38 @@ export function rmwLinear(cpu: Cpu, i: Instr, size: number): number {
   return lin;
 }
 
+/**
+ * r/m ← r/m op (b, bh) for the r/m-destination forms (CMP: flags only, no write): a register,
+ * a read-only memory operand for CMP, or a read-modify-write of memory.
+ */
+function aluToRm(cpu: Cpu, i: Instr, opIdx: number, size: number, b: number, bh: number): void {
+  if (i.mod === 3) {
+    const a = size === 1 ? cpu.getReg8(i.rm, i.rex) : cpu.getReg(i.rm, size);
+    const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
+    if (opIdx !== AluOp.Cmp) {
+      if (size === 1) cpu.setReg8(i.rm, i.rex, r);
+      else cpu.setReg(i.rm, size, r, cpu.rhi);
+    }
+    return;
+  }
+  if (opIdx === AluOp.Cmp) {
+    const a = cpu.read(i.seg, cpu.ea(i), size);
+    alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
+    return;
+  }
+  const lin = rmwLinear(cpu, i, size);
+  const a = cpu.linRead(lin, size);
+  const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
+  cpu.linWrite(lin, size, r, cpu.rhi);
+}
+
 /** op r/m, reg — result to r/m (CMP: flags only). */
 function aluRmReg(opIdx: number, byte: boolean) {
   return (cpu: Cpu, i: Instr): void => {
     const size = byte ? 1 : i.osize;
     const b = cpu.readRegOp(i, size);
     const bh = cpu.rhi;
-    if (i.mod === 3) {
-      const a = size === 1 ? cpu.getReg8(i.rm, i.rex) : cpu.getReg(i.rm, size);
-      const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-      if (opIdx !== AluOp.Cmp) {
-        if (size === 1) cpu.setReg8(i.rm, i.rex, r);
-        else cpu.setReg(i.rm, size, r, cpu.rhi);
-      }
-      return;
-    }
-    if (opIdx === AluOp.Cmp) {
-      const a = cpu.read(i.seg, cpu.ea(i), size);
-      alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-      return;
-    }
-    const lin = rmwLinear(cpu, i, size);
-    const a = cpu.linRead(lin, size);
-    const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-    cpu.linWrite(lin, size, r, cpu.rhi);
+    aluToRm(cpu, i, opIdx, size, b, bh);
   };
 }
 
@@ -193,24 +201,7 @@ function aluRmImm(opIdx: number, byte: boolean) {
     const size = byte ? 1 : i.osize;
     const b = size === 8 ? i.imm >>> 0 : (i.imm & sizeMask(size)) >>> 0;
     const bh = size === 8 && i.imm < 0 ? 0xffffffff : 0;
-    if (i.mod === 3) {
-      const a = size === 1 ? cpu.getReg8(i.rm, i.rex) : cpu.getReg(i.rm, size);
-      const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-      if (opIdx !== AluOp.Cmp) {
-        if (size === 1) cpu.setReg8(i.rm, i.rex, r);
-        else cpu.setReg(i.rm, size, r, cpu.rhi);
-      }
-      return;
-    }
-    if (opIdx === AluOp.Cmp) {
-      const a = cpu.read(i.seg, cpu.ea(i), size);
-      alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-      return;
-    }
-    const lin = rmwLinear(cpu, i, size);
-    const a = cpu.linRead(lin, size);
-    const r = alu(cpu, opIdx, size, a, cpu.rhi, b, bh);
-    cpu.linWrite(lin, size, r, cpu.rhi);
+    aluToRm(cpu, i, opIdx, size, b, bh);
   };
 }
 

@@ -182,6 +182,68 @@ export function checkInnerStack(cpu: Cpu, sel: number, dpl: number, ext: number)
   return d;
 }
 
+/**
+ * Check the code segment `cs` that a far RET or a protected-mode IRET returns to (SDM Vol.2
+ * RET and IRET, PROTECTED-MODE-RETURN): null → #GP(0); outside the table, not code, RPL <
+ * CPL, L and D/B both set in IA-32e mode, or a DPL that does not fit the RPL → #GP(cs); not
+ * present → #NP(cs). Returns the descriptor, the RPL and whether the target is 64-bit code.
+ */
+export function checkReturnCs(
+  cpu: Cpu,
+  cs: number,
+  cpl: number,
+  ia32e: boolean,
+): { d: Descriptor; rpl: number; target64: boolean } {
+  if ((cs & 0xfffc) === 0) throw new CpuFault(13, 0);
+  const d = readDescriptor(cpu, cs);
+  if (d === null) throw new CpuFault(13, cs & 0xfffc);
+  const a = descAttr(d);
+  const rpl = cs & 3;
+  const dpl = (a >> ATTR.DPL_SHIFT) & 3;
+  if ((a & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) || rpl < cpl) throw new CpuFault(13, cs & 0xfffc);
+  if (ia32e && (a & ATTR.L) !== 0 && (a & ATTR.DB) !== 0) throw new CpuFault(13, cs & 0xfffc);
+  if ((a & ATTR.EC) !== 0 ? dpl > rpl : dpl !== rpl) throw new CpuFault(13, cs & 0xfffc);
+  if ((a & ATTR.P) === 0) throw new CpuFault(11, cs & 0xfffc);
+  return { d, rpl, target64: ia32e && (a & ATTR.L) !== 0 };
+}
+
+/**
+ * Check the stack segment `ss` popped by a far RET or IRET to the outer privilege level `rpl`
+ * (SDM Vol.2 RET and IRET, RETURN-TO-OUTER-PRIVILEGE-LEVEL): a null SS is allowed only in
+ * 64-bit mode returning to 64-bit code at CPL < 3 (else #GP(0)); outside the table, RPL or
+ * DPL ≠ `rpl`, or not a writable data segment → #GP(ss); not present → #SS(ss). Returns the
+ * descriptor, or null for a null SS.
+ */
+export function checkReturnSs(cpu: Cpu, ss: number, rpl: number, target64: boolean): Descriptor | null {
+  if ((ss & 0xfffc) === 0) {
+    if (!cpu.long64 || !target64 || rpl === 3) throw new CpuFault(13, 0);
+    return null;
+  }
+  const ssd = readDescriptor(cpu, ss);
+  if (ssd === null) throw new CpuFault(13, ss & 0xfffc);
+  const sa = descAttr(ssd);
+  if (
+    (ss & 3) !== rpl ||
+    (sa & (ATTR.S | ATTR.CODE | ATTR.RW)) !== (ATTR.S | ATTR.RW) ||
+    ((sa >> ATTR.DPL_SHIFT) & 3) !== rpl
+  ) {
+    throw new CpuFault(13, ss & 0xfffc);
+  }
+  if ((sa & ATTR.P) === 0) throw new CpuFault(12, ss & 0xfffc);
+  return ssd;
+}
+
+/** Load SS on a return to the outer level `rpl`: the descriptor `ssd` checked by checkReturnSs, or a null SS with DPL `rpl`. */
+export function loadReturnSs(cpu: Cpu, ss: number, ssd: Descriptor | null, rpl: number): void {
+  if (ssd === null) {
+    loadNull(cpu, SEG.SS, ss);
+    cpu.segAttr[SEG.SS] = (rpl << ATTR.DPL_SHIFT) | ATTR.DB;
+  } else {
+    setAccessed(cpu, ssd);
+    loadFromDescriptor(cpu, SEG.SS, ss, ssd);
+  }
+}
+
 /** Vectors whose exceptions are faults (RF=1 in the pushed image, SDM Vol.3 17.3.1.1, Table 6-1). */
 function isFaultClass(vector: number): boolean {
   return (
@@ -307,6 +369,46 @@ function deliverReal(cpu: Cpu, vec: number, ret: number, image: number): void {
 }
 
 /**
+ * Gate checks shared by protected-mode and IA-32e delivery (SDM Vol.3 6.12.1.1, 6.14.1): a
+ * software INT n, INT3 or INTO through a gate with DPL < CPL → #GP(IDT entry, EXT=0); a gate
+ * that is not present → #NP(IDT entry). `gateHi` is the gate's second dword.
+ */
+function checkGateAccess(cpu: Cpu, vec: number, kind: EventKind, ext: number, gateHi: number): void {
+  const gateDpl = (gateHi >> 13) & 3;
+  if ((kind === "software" || kind === "int3" || kind === "into") && gateDpl < cpu.cpl) {
+    throw new CpuFault(13, idtError(vec, 0));
+  }
+  if ((gateHi & 0x8000) === 0) throw new CpuFault(11, idtError(vec, ext));
+}
+
+/**
+ * Check the handler code segment `sel` named by an IDT gate (SDM Vol.2 INT n): null → #GP(EXT);
+ * outside the table, not code, DPL > CPL, or (when `long`) not a 64-bit code segment (L=1,
+ * D=0) → #GP(sel); not present → #NP(sel). Returns the descriptor, its attributes and DPL.
+ */
+function checkHandlerCs(
+  cpu: Cpu,
+  sel: number,
+  ext: number,
+  long: boolean,
+): { d: Descriptor; attr: number; dpl: number } {
+  if ((sel & 0xfffc) === 0) throw new CpuFault(13, ext);
+  const d = readDescriptor(cpu, sel);
+  if (d === null) throw new CpuFault(13, selectorError(sel, ext));
+  const attr = descAttr(d);
+  const dpl = (attr >> ATTR.DPL_SHIFT) & 3;
+  if (
+    (attr & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) ||
+    dpl > cpu.cpl ||
+    (long && ((attr & ATTR.L) === 0 || (attr & ATTR.DB) !== 0))
+  ) {
+    throw new CpuFault(13, selectorError(sel, ext));
+  }
+  if ((attr & ATTR.P) === 0) throw new CpuFault(11, selectorError(sel, ext));
+  return { d, attr, dpl };
+}
+
+/**
  * Legacy protected-mode delivery through an interrupt or trap gate (SDM Vol.3 6.12.1; Vol.2
  * INT n PROTECTED-MODE, INTER-PRIVILEGE-LEVEL-INTERRUPT, INTERRUPT-FROM-VIRTUAL-8086-MODE,
  * INTRA-PRIVILEGE-LEVEL-INTERRUPT).
@@ -324,14 +426,10 @@ function deliverProtected(
   const gLo = sysRead32(cpu, cpu.idtrBase + vec * 8);
   const gHi = sysRead32(cpu, cpu.idtrBase + vec * 8 + 4);
   const type = (gHi >> 8) & 0x1f; // S bit + type
-  const gateDpl = (gHi >> 13) & 3;
   if (type !== 0x05 && type !== 0x06 && type !== 0x07 && type !== 0x0e && type !== 0x0f) {
     throw new CpuFault(13, idtError(vec, ext));
   }
-  if ((kind === "software" || kind === "int3" || kind === "into") && gateDpl < cpu.cpl) {
-    throw new CpuFault(13, idtError(vec, 0));
-  }
-  if ((gHi & 0x8000) === 0) throw new CpuFault(11, idtError(vec, ext));
+  checkGateAccess(cpu, vec, kind, ext, gHi);
   if (type === 0x05) {
     // TODO(task switching): a task gate switches tasks (SDM Vol.3 7.3); pinvm does not
     // implement hardware task switching and reports #GP(IDT entry) instead.
@@ -341,15 +439,7 @@ function deliverProtected(
   const isTrap = (type & 1) !== 0;
   const sel = gLo >>> 16;
   const offset = gate32 ? ((gHi & 0xffff0000) | (gLo & 0xffff)) >>> 0 : gLo & 0xffff;
-  if ((sel & 0xfffc) === 0) throw new CpuFault(13, ext);
-  const d = readDescriptor(cpu, sel);
-  if (d === null) throw new CpuFault(13, selectorError(sel, ext));
-  const attr = descAttr(d);
-  const dpl = (attr >> ATTR.DPL_SHIFT) & 3;
-  if ((attr & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) || dpl > cpu.cpl) {
-    throw new CpuFault(13, selectorError(sel, ext));
-  }
-  if ((attr & ATTR.P) === 0) throw new CpuFault(11, selectorError(sel, ext));
+  const { d, attr, dpl } = checkHandlerCs(cpu, sel, ext, false);
   const conforming = (attr & ATTR.EC) !== 0;
   const oldCs = cpu.segSel[SEG.CS];
   const size = gate32 ? 4 : 2;
@@ -411,29 +501,12 @@ function deliverLong(
   const g1 = sysRead32(cpu, cpu.idtrBase + vec * 16 + 4);
   const g2 = sysRead32(cpu, cpu.idtrBase + vec * 16 + 8);
   const type = (g1 >> 8) & 0x1f;
-  const gateDpl = (g1 >> 13) & 3;
   if (type !== 0x0e && type !== 0x0f) throw new CpuFault(13, idtError(vec, ext));
-  if ((kind === "software" || kind === "int3" || kind === "into") && gateDpl < cpu.cpl) {
-    throw new CpuFault(13, idtError(vec, 0));
-  }
-  if ((g1 & 0x8000) === 0) throw new CpuFault(11, idtError(vec, ext));
+  checkGateAccess(cpu, vec, kind, ext, g1);
   const sel = g0 >>> 16;
   const offset = (g2 | 0) * TWO32 + (((g1 & 0xffff0000) | (g0 & 0xffff)) >>> 0);
   const ist = g1 & 7;
-  if ((sel & 0xfffc) === 0) throw new CpuFault(13, ext);
-  const d = readDescriptor(cpu, sel);
-  if (d === null) throw new CpuFault(13, selectorError(sel, ext));
-  const attr = descAttr(d);
-  const dpl = (attr >> ATTR.DPL_SHIFT) & 3;
-  if (
-    (attr & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) ||
-    dpl > cpu.cpl ||
-    (attr & ATTR.L) === 0 ||
-    (attr & ATTR.DB) !== 0
-  ) {
-    throw new CpuFault(13, selectorError(sel, ext));
-  }
-  if ((attr & ATTR.P) === 0) throw new CpuFault(11, selectorError(sel, ext));
+  const { d, attr, dpl } = checkHandlerCs(cpu, sel, ext, true);
   if (offset < CANON_LOW || offset >= CANON_HIGH) throw new CpuFault(13, ext);
   const conforming = (attr & ATTR.EC) !== 0;
   const newCpl = conforming ? cpu.cpl : dpl;

@@ -16,7 +16,16 @@ import { CANON_HIGH, CANON_LOW } from "../cpu.js";
 import type { Instr } from "../instr.js";
 import { op, group, Imm, OPF_TERMINAL, OPF_I64 } from "../optable.js";
 import { CpuFault } from "../fault.js";
-import { atomically, checkInnerStack, pushOrSS, tssStack, tss64Read } from "../interrupts.js";
+import {
+  atomically,
+  checkInnerStack,
+  checkReturnCs,
+  checkReturnSs,
+  loadReturnSs,
+  pushOrSS,
+  tssStack,
+  tss64Read,
+} from "../interrupts.js";
 import {
   readDescriptor,
   descAttr,
@@ -262,18 +271,7 @@ export function retFar(cpu: Cpu, osize: number, release: number): void {
   }
   const cpl = cpu.cpl;
   const ia32e = (cpu.efer & EFER.LMA) !== 0;
-  if ((tempCs & 0xfffc) === 0) throw new CpuFault(13, 0);
-  const d = readDescriptor(cpu, tempCs);
-  if (d === null) throw new CpuFault(13, tempCs & 0xfffc);
-  const a = descAttr(d);
-  const rpl = tempCs & 3;
-  const dpl = (a >> ATTR.DPL_SHIFT) & 3;
-  if ((a & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) || rpl < cpl)
-    throw new CpuFault(13, tempCs & 0xfffc);
-  if (ia32e && (a & ATTR.L) !== 0 && (a & ATTR.DB) !== 0) throw new CpuFault(13, tempCs & 0xfffc);
-  if ((a & ATTR.EC) !== 0 ? dpl > rpl : dpl !== rpl) throw new CpuFault(13, tempCs & 0xfffc);
-  if ((a & ATTR.P) === 0) throw new CpuFault(11, tempCs & 0xfffc);
-  const target64 = ia32e && (a & ATTR.L) !== 0;
+  const { d, rpl, target64 } = checkReturnCs(cpu, tempCs, cpl, ia32e);
   if (rpl === cpl) {
     checkTarget(tempEip, target64, descLimit(d));
     atomically(cpu, () => {
@@ -287,33 +285,11 @@ export function retFar(cpu: Cpu, osize: number, release: number): void {
   const base = 2 * osize + release;
   const tempSp = asOffset(cpu.read(SEG.SS, cpu.spOffset(base), osize), cpu.rhi, osize);
   const tempSs = cpu.read(SEG.SS, cpu.spOffset(base + osize), osize) & 0xffff;
-  let ssd: Descriptor | null = null;
-  if ((tempSs & 0xfffc) === 0) {
-    // 64-bit mode may return to 64-bit code at CPL < 3 with a null SS.
-    if (!cpu.long64 || !target64 || rpl === 3) throw new CpuFault(13, 0);
-  } else {
-    ssd = readDescriptor(cpu, tempSs);
-    if (ssd === null) throw new CpuFault(13, tempSs & 0xfffc);
-    const sa = descAttr(ssd);
-    if (
-      (tempSs & 3) !== rpl ||
-      (sa & (ATTR.S | ATTR.CODE | ATTR.RW)) !== (ATTR.S | ATTR.RW) ||
-      ((sa >> ATTR.DPL_SHIFT) & 3) !== rpl
-    ) {
-      throw new CpuFault(13, tempSs & 0xfffc);
-    }
-    if ((sa & ATTR.P) === 0) throw new CpuFault(12, tempSs & 0xfffc);
-  }
+  const ssd = checkReturnSs(cpu, tempSs, rpl, target64);
   checkTarget(tempEip, target64, descLimit(d));
   atomically(cpu, () => {
     loadCodeSegment(cpu, tempCs, d, rpl);
-    if (ssd === null) {
-      loadNull(cpu, SEG.SS, tempSs);
-      cpu.segAttr[SEG.SS] = (rpl << ATTR.DPL_SHIFT) | ATTR.DB;
-    } else {
-      setAccessed(cpu, ssd);
-      loadFromDescriptor(cpu, SEG.SS, tempSs, ssd);
-    }
+    loadReturnSs(cpu, tempSs, ssd, rpl);
     cpu.updateMode();
     if (osize === 8) cpu.setReg64FromNumber(4, tempSp);
     else if (osize === 4) cpu.setReg(4, 4, tempSp);

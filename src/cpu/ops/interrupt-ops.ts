@@ -9,20 +9,10 @@ import { CANON_HIGH, CANON_LOW } from "../cpu.js";
 import type { Instr } from "../instr.js";
 import { op, Imm, OPF_TERMINAL } from "../optable.js";
 import { CpuFault } from "../fault.js";
-import { deliverEvent, atomically } from "../interrupts.js";
-import {
-  readDescriptor,
-  descAttr,
-  descLimit,
-  setAccessed,
-  loadCodeSegment,
-  loadFromDescriptor,
-  loadNull,
-  loadRealMode,
-  nullInvalidDataSegments,
-} from "../segmentation.js";
+import { deliverEvent, atomically, checkReturnCs, checkReturnSs, loadReturnSs } from "../interrupts.js";
+import { descLimit, loadCodeSegment, loadRealMode, nullInvalidDataSegments } from "../segmentation.js";
 import { FLAGS, IOPL_SHIFT } from "../../x86/eflags.js";
-import { SEG, ATTR } from "../../x86/segment.js";
+import { SEG } from "../../x86/segment.js";
 import { CR4, EFER } from "../../x86/cr.js";
 
 const TWO32 = 4294967296;
@@ -162,18 +152,7 @@ function iretProtected(cpu: Cpu, size: number): void {
     return;
   }
   // PROTECTED-MODE-RETURN: check the return code segment.
-  if ((tempCs & 0xfffc) === 0) throw new CpuFault(13, 0);
-  const d = readDescriptor(cpu, tempCs);
-  if (d === null) throw new CpuFault(13, tempCs & 0xfffc);
-  const a = descAttr(d);
-  const rpl = tempCs & 3;
-  const dpl = (a >> ATTR.DPL_SHIFT) & 3;
-  if ((a & (ATTR.S | ATTR.CODE)) !== (ATTR.S | ATTR.CODE) || rpl < cpl)
-    throw new CpuFault(13, tempCs & 0xfffc);
-  if (ia32e && (a & ATTR.L) !== 0 && (a & ATTR.DB) !== 0) throw new CpuFault(13, tempCs & 0xfffc);
-  if ((a & ATTR.EC) !== 0 ? dpl > rpl : dpl !== rpl) throw new CpuFault(13, tempCs & 0xfffc);
-  if ((a & ATTR.P) === 0) throw new CpuFault(11, tempCs & 0xfffc);
-  const target64 = ia32e && (a & ATTR.L) !== 0;
+  const { d, rpl, target64 } = checkReturnCs(cpu, tempCs, cpl, ia32e);
   // Offset: 16-bit IRET truncates; a 64-bit target needs a canonical RIP, others the limit.
   const eip = size === 2 ? tempEip & 0xffff : size === 4 ? tempEip >>> 0 : tempEip;
   const checkEip = (): void => {
@@ -198,34 +177,12 @@ function iretProtected(cpu: Cpu, size: number): void {
   // RETURN-TO-OUTER-PRIVILEGE-LEVEL (and every IRET in 64-bit mode): pop SS:ESP too.
   const tempSp = readStackValue(cpu, 3 * size, size);
   const tempSs = stackRead(cpu, 4 * size, size) & 0xffff;
-  let ssd = null;
-  if ((tempSs & 0xfffc) === 0) {
-    // A null SS is allowed only when returning to 64-bit code at CPL < 3 (SDM Vol.2 IRET).
-    if (!target64 || rpl === 3 || !cpu.long64) throw new CpuFault(13, 0);
-  } else {
-    ssd = readDescriptor(cpu, tempSs);
-    if (ssd === null) throw new CpuFault(13, tempSs & 0xfffc);
-    const sa = descAttr(ssd);
-    if (
-      (tempSs & 3) !== rpl ||
-      (sa & (ATTR.S | ATTR.CODE | ATTR.RW)) !== (ATTR.S | ATTR.RW) ||
-      ((sa >> ATTR.DPL_SHIFT) & 3) !== rpl
-    ) {
-      throw new CpuFault(13, tempSs & 0xfffc);
-    }
-    if ((sa & ATTR.P) === 0) throw new CpuFault(12, tempSs & 0xfffc);
-  }
+  const ssd = checkReturnSs(cpu, tempSs, rpl, target64);
   checkEip();
   atomically(cpu, () => {
     cpu.setEflags(size === 2 ? (nf & 0xffff) | (cpu.eflags & ~0xffff) : nf);
     loadCodeSegment(cpu, tempCs, d, rpl);
-    if (ssd === null) {
-      loadNull(cpu, SEG.SS, tempSs);
-      cpu.segAttr[SEG.SS] = (rpl << ATTR.DPL_SHIFT) | ATTR.DB;
-    } else {
-      setAccessed(cpu, ssd);
-      loadFromDescriptor(cpu, SEG.SS, tempSs, ssd);
-    }
+    loadReturnSs(cpu, tempSs, ssd, rpl);
     cpu.updateMode();
     if (size === 8) cpu.setReg64FromNumber(4, tempSp);
     else if (size === 4) cpu.setReg(4, 4, tempSp >>> 0);

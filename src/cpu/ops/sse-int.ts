@@ -77,7 +77,7 @@ export function lanes(l: L, f: LaneFn) {
 }
 
 /** xmm, xmm/m128 instruction computed by a shared 16-byte kernel (sse/int-lanes.ts). */
-function k128(k: Kernel) {
+export function k128(k: Kernel) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
     readRm128(cpu, i, true);

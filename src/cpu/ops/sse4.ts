@@ -5,14 +5,25 @@
  * ROUNDxx, DPPS/DPPD, INSERTPS/EXTRACTPS, PEXTRx/PINSRx, PMULLD/PMULDQ, PACKUSDW, PCMPEQQ,
  * MPSADBW, PHMINPOSUW, MOVNTDQA. SSE4.2: PCMPGTQ, PCMP[EI]STR[IM] (12.10.2 / Vol.2 4.1
  * "Imm8 Control Byte Operation for PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM"), CRC32.
- * (The MMX-register forms of the SSSE3 instructions are not implemented.)
+ * The SSSE3 forms here are the XMM ones; their lane kernels live in sse/int-lanes.ts and are
+ * shared with the MMX-register forms, which ops/mmx-sse.ts registers.
  */
 import type { Cpu } from "../cpu.js";
 import type { Instr } from "../instr.js";
 import { mandatory, Mandatory, Imm } from "../optable.js";
 import { ud } from "../fault.js";
 import { sseCheck, readRm128, readRmLow, setXmm, memLinear, commitFlags, DST } from "../sse/sse-util.js";
-import { L, lanes, sat, xv, srcView, dstView, laneCount, pack, mulU32 } from "./sse-int.js";
+import { L, lanes, srcView, dstView, laneCount, pack, mulU32, k128 } from "./sse-int.js";
+import {
+  copyDest,
+  kPalignr,
+  kPhop,
+  kPmaddubsw,
+  kPshufb,
+  SSSE3_ABS,
+  SSSE3_HOPS,
+  SSSE3_LANES,
+} from "../sse/int-lanes.js";
 import { movLoad128 } from "./sse-fp.js";
 import { FP, FpOp, f32Arith, f64Arith, f32RoundInt, f64RoundInt } from "../sse/softfp.js";
 
@@ -22,59 +33,14 @@ const DB = dstView(L.U8);
 
 // ------------------------------------------------------------------ SSSE3
 
-/** PSHUFB: byte shuffle by control bytes (bit 7 zeroes). */
-function pshufb(cpu: Cpu, i: Instr): void {
-  sseCheck(cpu);
-  readRm128(cpu, i, true);
-  const b = cpu.sse.bytes;
-  const base = i.reg * 16;
-  for (let k = 0; k < 16; k++) DB[k] = SB[k] & 0x80 ? 0 : b[base + (SB[k] & 15)];
-  setXmm(cpu, i.reg, DST);
-}
+const palignrK = kPalignr(16);
 
-/** PHADDW/D, PHADDSW, PHSUBW/D, PHSUBSW: horizontal pairs (dest then source). */
-function phop(l: L, f: (a: number, b: number) => number) {
-  const n = laneCount(l);
-  return (cpu: Cpu, i: Instr): void => {
-    sseCheck(cpu);
-    readRm128(cpu, i, true);
-    const a = xv(cpu, l);
-    const s = srcView(l);
-    const o = dstView(l);
-    const base = i.reg * n;
-    const h = n / 2;
-    for (let k = 0; k < h; k++) {
-      o[k] = f(a[base + 2 * k], a[base + 2 * k + 1]);
-      o[h + k] = f(s[2 * k], s[2 * k + 1]);
-    }
-    setXmm(cpu, i.reg, DST);
-  };
-}
-
-/** PMADDUBSW: unsigned dest bytes × signed source bytes, pairs added with signed saturation. */
-function pmaddubsw(cpu: Cpu, i: Instr): void {
-  sseCheck(cpu);
-  readRm128(cpu, i, true);
-  const a = cpu.sse.bytes;
-  const s = srcView(L.I8);
-  const o = dstView(L.I16);
-  const base = i.reg * 16;
-  for (let k = 0; k < 8; k++)
-    o[k] = sat(a[base + 2 * k] * s[2 * k] + a[base + 2 * k + 1] * s[2 * k + 1], -32768, 32767);
-  setXmm(cpu, i.reg, DST);
-}
-
-/** PALIGNR xmm, xmm/m128, imm8: (dest:src) >> imm8*8 bytes. */
+/** PALIGNR xmm, xmm/m128, imm8: (dest:src) >> imm8*8 bytes (the shared kernel of sse/int-lanes.ts). */
 function palignr(cpu: Cpu, i: Instr): void {
   sseCheck(cpu);
   readRm128(cpu, i, true);
-  const a = cpu.sse.bytes;
-  const base = i.reg * 16;
-  const n = i.imm & 0xff;
-  for (let k = 0; k < 16; k++) {
-    const j = k + n;
-    DB[k] = j < 16 ? SB[j] : j < 32 ? a[base + j - 16] : 0;
-  }
+  copyDest(cpu.sse.xmm, i.reg << 2, 16);
+  palignrK(i.imm & 0xff);
   setXmm(cpu, i.reg, DST);
 }
 
@@ -502,73 +468,17 @@ const m38 = (o: number, name: string, h: (cpu: Cpu, i: Instr) => void): void =>
 const m3a = (o: number, name: string, h: (cpu: Cpu, i: Instr) => void): void =>
   mandatory(0x300 | o, P66, name, h, true, Imm.Ib);
 
-m38(0x00, "pshufb", pshufb);
-m38(
-  0x01,
-  "phaddw",
-  phop(L.I16, (a, b) => a + b),
-);
-m38(
-  0x02,
-  "phaddd",
-  phop(L.I32, (a, b) => a + b),
-);
-m38(
-  0x03,
-  "phaddsw",
-  phop(L.I16, (a, b) => sat(a + b, -32768, 32767)),
-);
-m38(0x04, "pmaddubsw", pmaddubsw);
-m38(
-  0x05,
-  "phsubw",
-  phop(L.I16, (a, b) => a - b),
-);
-m38(
-  0x06,
-  "phsubd",
-  phop(L.I32, (a, b) => a - b),
-);
-m38(
-  0x07,
-  "phsubsw",
-  phop(L.I16, (a, b) => sat(a - b, -32768, 32767)),
-);
-m38(
-  0x08,
-  "psignb",
-  lanes(L.I8, (a, b) => (b < 0 ? -a : b === 0 ? 0 : a)),
-);
-m38(
-  0x09,
-  "psignw",
-  lanes(L.I16, (a, b) => (b < 0 ? -a : b === 0 ? 0 : a)),
-);
-m38(
-  0x0a,
-  "psignd",
-  lanes(L.I32, (a, b) => (b < 0 ? -a : b === 0 ? 0 : a)),
-);
-m38(
-  0x0b,
-  "pmulhrsw",
-  lanes(L.I16, (a, b) => (((a * b) >> 14) + 1) >> 1),
-);
-m38(
-  0x1c,
-  "pabsb",
-  lanes(L.I8, (_a, b) => Math.abs(b)),
-);
-m38(
-  0x1d,
-  "pabsw",
-  lanes(L.I16, (_a, b) => Math.abs(b)),
-);
-m38(
-  0x1e,
-  "pabsd",
-  lanes(L.I32, (_a, b) => Math.abs(b)),
-);
+// SSSE3: the 16-byte forms of the kernels and element tables shared with the mm forms (ops/mmx-sse.ts).
+m38(0x00, "pshufb", k128(kPshufb(16)));
+for (const [o, name, l, f] of SSSE3_HOPS) m38(o, name, k128(kPhop(l, f, 16)));
+m38(0x04, "pmaddubsw", k128(kPmaddubsw(16)));
+for (const [o, name, l, f] of SSSE3_LANES) m38(o, name, lanes(l, f));
+for (const [o, name, l] of SSSE3_ABS)
+  m38(
+    o,
+    name,
+    lanes(l, (_a, b) => Math.abs(b)),
+  );
 m3a(0x0f, "palignr", palignr);
 
 m38(0x10, "pblendvb", blendv(1));

@@ -216,16 +216,20 @@ const enum Form {
   SD = 3,
 }
 
+/** The source operand of a `form` instruction: the low dword (SS) or qword (SD), or all 128 bits (PS/PD). */
+function readFormSrc(cpu: Cpu, i: Instr, form: Form): Int32Array {
+  return form === Form.SS
+    ? readRmLow(cpu, i, 4)
+    : form === Form.SD
+      ? readRmLow(cpu, i, 8)
+      : readRm128(cpu, i, true);
+}
+
 /** Elementwise arithmetic a ← a op b for all four forms. */
 function arith(op: FpOp, form: Form) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
-    const s =
-      form === Form.SS
-        ? readRmLow(cpu, i, 4)
-        : form === Form.SD
-          ? readRmLow(cpu, i, 8)
-          : readRm128(cpu, i, true);
+    const s = readFormSrc(cpu, i, form);
     const x = cpu.sse.xmm;
     const d = i.reg << 2;
     const mx = cpu.sse.mxcsr;
@@ -251,12 +255,7 @@ function arith(op: FpOp, form: Form) {
 function minmax(isMax: boolean, form: Form) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
-    const s =
-      form === Form.SS
-        ? readRmLow(cpu, i, 4)
-        : form === Form.SD
-          ? readRmLow(cpu, i, 8)
-          : readRm128(cpu, i, true);
+    const s = readFormSrc(cpu, i, form);
     const x = cpu.sse.xmm;
     const d = i.reg << 2;
     const mx = cpu.sse.mxcsr;
@@ -399,12 +398,7 @@ function approx(rsqrt: boolean, scalar: boolean) {
 function cmp(form: Form) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
-    const s =
-      form === Form.SS
-        ? readRmLow(cpu, i, 4)
-        : form === Form.SD
-          ? readRmLow(cpu, i, 8)
-          : readRm128(cpu, i, true);
+    const s = readFormSrc(cpu, i, form);
     const pred = i.imm & 7;
     const sig = predSignals(pred);
     const x = cpu.sse.xmm;

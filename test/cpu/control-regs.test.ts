@@ -6,46 +6,12 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
-import {
-  createMachine,
-  enterLong64,
-  enterProtected32,
-  buildIdentityPaging,
-  runCode,
-  LAYOUT,
-  type TestMachine,
-} from "../helpers/machine.js";
-import { installFaultHandlers, runForFault, enterUser, type FaultInfo } from "../helpers/faults.js";
+import { createMachine, buildIdentityPaging, runCode, LAYOUT, type TestMachine } from "../helpers/machine.js";
+import { assertFault, faultMachine, runForFault, enterUser } from "../helpers/faults.js";
 import { CR0, CR4, EFER } from "../../src/x86/cr.js";
 import type { ControlRegister } from "../../src/cpu/hooks.js";
 
 const CODE = LAYOUT.code;
-
-function long64(): TestMachine {
-  const m = createMachine();
-  enterLong64(m);
-  installFaultHandlers(m, 64);
-  return m;
-}
-
-function prot32(): TestMachine {
-  const m = createMachine();
-  enterProtected32(m);
-  installFaultHandlers(m, 32);
-  return m;
-}
-
-function assertFault(
-  f: FaultInfo | null,
-  vector: number,
-  error = vector === 13 ? 0 : -1,
-  rip: number = CODE,
-): void {
-  assert.ok(f, `expected exception ${vector}`);
-  assert.equal(f.vector, vector);
-  assert.equal(f.error, error);
-  assert.equal(f.rip, rip);
-}
 
 /** Set RAX (64-bit value as lo/hi). */
 function setRax(m: TestMachine, lo: number, hi = 0): void {
@@ -54,7 +20,7 @@ function setRax(m: TestMachine, lo: number, hi = 0): void {
 }
 
 test("MOV from CR0/CR3/CR4/CR8 in 64-bit mode returns the registers zero-extended", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.cpu.cr8 = 5;
   m.cpu.cr2 = -0x1000;
   const f = runForFault(m, "mov rax, cr0\nmov rbx, cr3\nmov rcx, cr4\nmov rdx, cr8\nmov rsi, cr2", 64);
@@ -68,16 +34,16 @@ test("MOV from CR0/CR3/CR4/CR8 in 64-bit mode returns the registers zero-extende
 
 test("CR4: every unsupported bit and bits 63:32 raise #GP(0), CR4 unchanged", () => {
   for (const b of [0, 1, 12, 13, 14, 15, 19, 22, 23, 24, 31]) {
-    const m = long64();
+    const m = faultMachine(64);
     setRax(m, (0x20 | (1 << b)) >>> 0);
     assertFault(runForFault(m, "mov cr4, rax", 64), 13);
     assert.equal(m.cpu.cr4, 0x20, `bit ${b}`);
   }
-  const m = long64();
+  const m = faultMachine(64);
   setRax(m, 0x20, 1);
   assertFault(runForFault(m, "mov cr4, rax", 64), 13);
   // The supported set is accepted.
-  const ok = long64();
+  const ok = faultMachine(64);
   const bits =
     CR4.PAE |
     CR4.PGE |
@@ -99,42 +65,42 @@ test("CR4: every unsupported bit and bits 63:32 raise #GP(0), CR4 unchanged", ()
 });
 
 test("CR0: PG without PE and NW without CD raise #GP(0)", () => {
-  let m = prot32();
+  let m = faultMachine(32);
   m.cpu.lo[0] = 0x80000010 | 0;
   assertFault(runForFault(m, "mov cr0, eax", 32), 13);
   assert.equal(m.cpu.cr0, 0x60000011);
-  m = prot32();
+  m = faultMachine(32);
   m.cpu.lo[0] = 0x20000011; // NW=1, CD=0
   assertFault(runForFault(m, "mov cr0, eax", 32), 13);
-  m = prot32();
+  m = faultMachine(32);
   m.cpu.lo[0] = 0x60000033; // CD+NW, MP, NE
   assert.equal(runForFault(m, "mov cr0, eax", 32), null);
   assert.equal(m.cpu.cr0 >>> 0, 0x60000033);
 });
 
 test("CR0: reserved low bits are ignored, ET reads 1, bits 63:32 raise #GP(0)", () => {
-  let m = long64();
+  let m = faultMachine(64);
   setRax(m, 0x80000001 | 0x40 | 0x100000);
   assert.equal(runForFault(m, "mov cr0, rax", 64), null);
   assert.equal(m.cpu.cr0 >>> 0, 0x80000011);
-  m = long64();
+  m = faultMachine(64);
   setRax(m, 0x80000011 | 0, 0x10);
   assertFault(runForFault(m, "mov cr0, rax", 64), 13);
 });
 
 test("clearing CR0.PG in 64-bit mode raises #GP(0); clearing CR4.PAE with LMA=1 raises #GP(0)", () => {
-  let m = long64();
+  let m = faultMachine(64);
   setRax(m, 0x00000011);
   assertFault(runForFault(m, "mov cr0, rax", 64), 13);
   assert.ok(m.cpu.efer & EFER.LMA);
-  m = long64();
+  m = faultMachine(64);
   setRax(m, 0);
   assertFault(runForFault(m, "mov cr4, rax", 64), 13);
   assert.equal(m.cpu.cr4, 0x20);
 });
 
 test("setting CR0.PG with EFER.LME=1 and CR4.PAE=0 raises #GP(0)", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   buildIdentityPaging(m);
   m.cpu.efer = EFER.LME;
   m.cpu.cr3 = LAYOUT.pml4;
@@ -145,7 +111,7 @@ test("setting CR0.PG with EFER.LME=1 and CR4.PAE=0 raises #GP(0)", () => {
 });
 
 test("IA-32e activation and deactivation: PG with LME sets LMA (compatibility mode), clearing PG clears it", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   buildIdentityPaging(m);
   const src = `
     mov eax, 0x20
@@ -176,7 +142,7 @@ test("IA-32e activation and deactivation: PG with LME sets LMA (compatibility mo
 });
 
 test("compatibility mode after activation executes 32-bit code with paging", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   buildIdentityPaging(m);
   m.cpu.cr4 = CR4.PAE;
   m.cpu.cr3 = LAYOUT.pml4;
@@ -191,7 +157,7 @@ test("compatibility mode after activation executes 32-bit code with paging", () 
 });
 
 test("activating IA-32e mode with CS.L=1 raises #GP(0)", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   buildIdentityPaging(m);
   m.cpu.cr4 = CR4.PAE;
   m.cpu.cr3 = LAYOUT.pml4;
@@ -203,14 +169,14 @@ test("activating IA-32e mode with CS.L=1 raises #GP(0)", () => {
 });
 
 test("CR4.PCIDE: #GP outside IA-32e mode or with CR3[11:0]≠0; clearing PG with PCIDE=1 is #GP", () => {
-  let m = prot32();
+  let m = faultMachine(32);
   m.cpu.lo[0] = CR4.PCIDE;
   assertFault(runForFault(m, "mov cr4, eax", 32), 13);
-  m = long64();
+  m = faultMachine(64);
   m.cpu.cr3 = LAYOUT.pml4 | 0x5;
   setRax(m, CR4.PAE | CR4.PCIDE);
   assertFault(runForFault(m, "mov cr4, rax", 64), 13);
-  m = long64();
+  m = faultMachine(64);
   setRax(m, CR4.PAE | CR4.PCIDE);
   assert.equal(runForFault(m, "mov cr4, rax", 64), null);
   assert.equal(m.cpu.cr4, CR4.PAE | CR4.PCIDE);
@@ -223,19 +189,19 @@ test("CR4.PCIDE: #GP outside IA-32e mode or with CR3[11:0]≠0; clearing PG with
 
 test("CR3: bits 63:40 are reserved in IA-32e mode (#GP(0)); bit 63 without PCIDE too", () => {
   for (const hi of [0x100, 0x10000, 0x80000000 | 0]) {
-    const m = long64();
+    const m = faultMachine(64);
     setRax(m, LAYOUT.pml4, hi);
     assertFault(runForFault(m, "mov cr3, rax", 64), 13);
     assert.equal(m.cpu.cr3, LAYOUT.pml4);
   }
-  const m = long64();
+  const m = faultMachine(64);
   m.cpu.lo[0] = LAYOUT.pml4;
   m.cpu.hi[0] = 0;
   assert.equal(runForFault(m, "mov rbx, 0xff00000000\nor rax, rbx\nxor rax, rbx\nmov cr3, rax", 64), null);
 });
 
 test("CR8: TPR round trip; bits 63:4 reserved", () => {
-  const m = long64();
+  const m = faultMachine(64);
   setRax(m, 9);
   assert.equal(runForFault(m, "mov cr8, rax\nmov rbx, cr8", 64), null);
   assert.equal(m.cpu.cr8, 9);
@@ -247,12 +213,12 @@ test("CR8: TPR round trip; bits 63:4 reserved", () => {
 
 test("CR1, CR5-CR7 and REX.R other than CR8 raise #UD; LOCK MOV CR0 is #UD", () => {
   for (const modrm of [0xc8, 0xe8, 0xf0, 0xf8]) {
-    const m = long64();
+    const m = faultMachine(64);
     assertFault(runForFault(m, `.byte 0x0f, 0x20, 0x${modrm.toString(16)}`, 64), 6);
   }
-  let m = long64();
+  let m = faultMachine(64);
   assertFault(runForFault(m, ".byte 0x44, 0x0f, 0x20, 0xc8", 64), 6); // CR9
-  m = long64();
+  m = faultMachine(64);
   assertFault(runForFault(m, ".byte 0xf0, 0x0f, 0x20, 0xc0", 64), 6);
 });
 
@@ -268,7 +234,7 @@ test("MOV CR at CPL 3 raises #GP(0)", () => {
     "clts",
     "lmsw ax",
   ]) {
-    const m = long64();
+    const m = faultMachine(64);
     setRax(m, 0x80000011 | 0);
     enterUser(m, 64);
     assertFault(runForFault(m, src, 64), 13);
@@ -277,7 +243,7 @@ test("MOV CR at CPL 3 raises #GP(0)", () => {
 });
 
 test("ModRM.mod is ignored by MOV CR: a mod=01 encoding is the 3-byte register form", () => {
-  const m = long64();
+  const m = faultMachine(64);
   // 0F 20 43 = MOV RBX, CR0 (mod=01 ignored, no displacement), then MOV ECX, 5.
   assert.equal(runForFault(m, ".byte 0x0f, 0x20, 0x43\nmov ecx, 5", 64), null);
   assert.equal(m.cpu.reg64(3), 0x80000011);
@@ -285,7 +251,7 @@ test("ModRM.mod is ignored by MOV CR: a mod=01 encoding is the 3-byte register f
 });
 
 test("hook veto: controlWrite returning false raises #GP(0) and leaves CR4 unchanged", () => {
-  const m = long64();
+  const m = faultMachine(64);
   const seen: [ControlRegister, number, number, number, number][] = [];
   m.hooks.controlWrite = (reg, oldLo, oldHi, newLo, newHi) => {
     seen.push([reg, oldLo, oldHi, newLo, newHi]);
@@ -311,7 +277,7 @@ test("hook veto: controlWrite returning false raises #GP(0) and leaves CR4 uncha
 });
 
 test("WP change is vetoable and flushes the TLB (write to a read-only page faults after WP=1)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   // Map 0x400000 (2 MiB page) read-only.
   m.mem.write32(LAYOUT.pml4 + 0x2000 + 2 * 8, 0x400000 | 0x80 | 0x5);
   setRax(m, 0x80000011 | 0);
@@ -335,7 +301,7 @@ function mapTwoPages(m: TestMachine, physA: number, physB: number): void {
 }
 
 test("MOV CR3 flushes non-global TLB entries; global ones survive until CR4.PGE changes", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.mem.write32(0x200000, 0xaaaa);
   m.mem.write32(0x201000, 0xbbbb);
   m.mem.write32(0x202000, 0xcccc);
@@ -363,7 +329,7 @@ test("MOV CR3 flushes non-global TLB entries; global ones survive until CR4.PGE 
 });
 
 test("PAE paging: MOV CR3 and enabling paging check the PDPTEs (#GP(0) on reserved bits)", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   const pdpt = 0x20000;
   const pd = 0x21000;
   for (let n = 0; n < 512; n++) m.mem.write32(pd + n * 8, (n << 21) | 0x83);
@@ -386,7 +352,7 @@ test("PAE paging: MOV CR3 and enabling paging check the PDPTEs (#GP(0) on reserv
 });
 
 test("DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); DR6/DR7 fixed bits", () => {
-  const m = long64();
+  const m = faultMachine(64);
   setRax(m, 0);
   assert.equal(runForFault(m, "mov dr6, rax\nmov dr7, rax\nmov rbx, dr4\nmov rcx, dr5", 64), null);
   assert.equal(m.cpu.reg64(3), 0xffff0ff0);
@@ -411,7 +377,7 @@ test("DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); DR6/DR7 fixed bits", () =>
 });
 
 test("CLTS clears TS; LMSW loads PE/MP/EM/TS but cannot clear PE; SMSW stores CR0", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   m.cpu.cr0 |= CR0.TS;
   m.cpu.lo[0] = 0xfff6; // PE=0, MP=1, EM=1, TS=0 + upper garbage
   assert.equal(
@@ -431,16 +397,16 @@ test("CLTS clears TS; LMSW loads PE/MP/EM/TS but cannot clear PE; SMSW stores CR
 });
 
 test("SMSW at CPL 3: allowed without UMIP, #GP(0) with CR4.UMIP=1", () => {
-  let m = long64();
+  let m = faultMachine(64);
   enterUser(m, 64);
   // Completes; the HLT that ends every snippet is then #GP at CPL 3.
   assertFault(runForFault(m, "smsw ebx", 64), 13, 0, CODE + 3);
   assert.equal(m.cpu.lo[3] >>> 0, 0x80000011);
-  m = long64();
+  m = faultMachine(64);
   m.cpu.cr4 |= CR4.UMIP;
   enterUser(m, 64);
   assertFault(runForFault(m, "smsw eax", 64), 13);
-  m = prot32();
+  m = faultMachine(32);
   m.cpu.cr4 |= CR4.UMIP;
   enterUser(m, 32);
   assertFault(runForFault(m, "smsw word ptr [0x7000]", 32), 13);

@@ -6,7 +6,7 @@
  * gen/gen-int-vectors.c (test/cpu/vectors/*.json).
  */
 import { readFileSync } from "node:fs";
-import { createMachine, enterLong64, LAYOUT, type TestMachine } from "../helpers/machine.js";
+import { createMachine, enterLong64, LAYOUT, setIntGate, type TestMachine } from "../helpers/machine.js";
 import { assemble } from "../helpers/asm.js";
 
 /** The six status flags. */
@@ -43,11 +43,7 @@ export class Runner {
     const { cpu, mem } = this.m;
     for (let v = 0; v < 32; v++) {
       const off = STUBS + v * 4;
-      const g = LAYOUT.idt + v * 16;
-      mem.write32(g, (0x08 << 16) | (off & 0xffff));
-      mem.write32(g + 4, (off & 0xffff0000) | 0x8e00);
-      mem.write32(g + 8, 0);
-      mem.write32(g + 12, 0);
+      setIntGate(this.m, 64, v, off);
       mem.write8(off, 0xf4);
     }
     cpu.idtrBase = LAYOUT.idt;

@@ -17,6 +17,8 @@ import {
   enterProtected32,
   enterReal,
   runCode,
+  setIntGate,
+  LAYOUT,
   type TestMachine,
 } from "../helpers/machine.js";
 
@@ -30,26 +32,22 @@ const CODE = 0x100000;
 
 /** Install 32-bit interrupt gates (selector 0x18) whose handlers are HLTs at 0x180000 + vector * 16. */
 function idt32(m: TestMachine, vectors: number[]): void {
-  m.cpu.idtrBase = 0x2000;
+  m.cpu.idtrBase = LAYOUT.idt;
   m.cpu.idtrLimit = 0x7ff;
   for (const v of vectors) {
     const h = 0x180000 + v * 16;
-    m.mem.write32(0x2000 + v * 8, (h & 0xffff) | (0x18 << 16));
-    m.mem.write32(0x2000 + v * 8 + 4, ((h & 0xffff0000) | 0x8e00) >>> 0);
+    setIntGate(m, 32, v, h);
     m.mem.u8[h] = 0xf4;
   }
 }
 
 /** Install 64-bit interrupt gates whose handlers are HLTs at 0x180000 + vector * 16. */
 function idt64(m: TestMachine, vectors: number[]): void {
-  m.cpu.idtrBase = 0x2000;
+  m.cpu.idtrBase = LAYOUT.idt;
   m.cpu.idtrLimit = 0xfff;
   for (const v of vectors) {
     const h = 0x180000 + v * 16;
-    m.mem.write32(0x2000 + v * 16, (h & 0xffff) | (0x08 << 16));
-    m.mem.write32(0x2000 + v * 16 + 4, ((h & 0xffff0000) | 0x8e00) >>> 0);
-    m.mem.write32(0x2000 + v * 16 + 8, 0);
-    m.mem.write32(0x2000 + v * 16 + 12, 0);
+    setIntGate(m, 64, v, h);
     m.mem.u8[h] = 0xf4;
   }
 }

@@ -5,14 +5,15 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
+import { createMachine, enterProtected32, LAYOUT, type TestMachine } from "../helpers/machine.js";
 import {
-  createMachine,
-  enterLong64,
-  enterProtected32,
-  LAYOUT,
-  type TestMachine,
-} from "../helpers/machine.js";
-import { installFaultHandlers, runForFault, enterUser, type FaultInfo } from "../helpers/faults.js";
+  assertFault,
+  faultMachine,
+  installFaultHandlers,
+  runForFault,
+  enterUser,
+  type FaultInfo,
+} from "../helpers/faults.js";
 import { CR4, EFER } from "../../src/x86/cr.js";
 import { MSR } from "../../src/x86/msr.js";
 import { SEG } from "../../src/x86/segment.js";
@@ -20,25 +21,6 @@ import { cpuidNative } from "../../src/cpu/ops/msr-cpuid.js";
 import { OPCODES } from "../../src/cpu/optable.js";
 
 const CODE = LAYOUT.code;
-
-function long64(): TestMachine {
-  const m = createMachine();
-  enterLong64(m);
-  installFaultHandlers(m, 64);
-  return m;
-}
-
-function assertFault(
-  f: FaultInfo | null,
-  vector: number,
-  error = vector === 13 ? 0 : -1,
-  rip: number = CODE,
-): void {
-  assert.ok(f, `expected exception ${vector}`);
-  assert.equal(f.vector, vector);
-  assert.equal(f.error, error);
-  assert.equal(f.rip, rip);
-}
 
 /** WRMSR `index` ← (lo, hi); returns the fault, if any. */
 function wrmsr(m: TestMachine, index: number, lo: number, hi = 0): FaultInfo | null {
@@ -57,7 +39,7 @@ function rdmsr(m: TestMachine, index: number): [number, number] {
 
 test("RDMSR/WRMSR at CPL 3 raise #GP(0)", () => {
   for (const src of ["rdmsr", "wrmsr"]) {
-    const m = long64();
+    const m = faultMachine(64);
     m.cpu.lo[1] = MSR.IA32_STAR;
     enterUser(m, 64);
     assertFault(runForFault(m, src, 64), 13);
@@ -65,7 +47,7 @@ test("RDMSR/WRMSR at CPL 3 raise #GP(0)", () => {
 });
 
 test("FS_BASE/GS_BASE/KERNEL_GS_BASE/LSTAR/CSTAR/SYSENTER_E{SP,IP}: canonical check on write", () => {
-  const m = long64();
+  const m = faultMachine(64);
   const idx = [
     MSR.IA32_FS_BASE,
     MSR.IA32_GS_BASE,
@@ -91,7 +73,7 @@ test("FS_BASE/GS_BASE/KERNEL_GS_BASE/LSTAR/CSTAR/SYSENTER_E{SP,IP}: canonical ch
 });
 
 test("EFER: reserved bits #GP; LME change with paging on #GP; LMA read-only; hook and veto", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assertFault(wrmsr(m, MSR.IA32_EFER, 0x500 | 2), 13);
   assertFault(wrmsr(m, MSR.IA32_EFER, 0x500, 1), 13);
   assertFault(wrmsr(m, MSR.IA32_EFER, 0x400), 13); // clears LME while paging
@@ -120,7 +102,7 @@ test("EFER: reserved bits #GP; LME change with paging on #GP; LMA read-only; hoo
 });
 
 test("PAT accepts memory types 0,1,4-7 per byte; 2, 3 and >7 raise #GP(0)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assert.deepEqual(rdmsr(m, MSR.IA32_PAT), [0x00070406, 0x00070406]);
   assert.equal(wrmsr(m, MSR.IA32_PAT, 0x07060504, 0x00010006), null);
   assert.deepEqual(rdmsr(m, MSR.IA32_PAT), [0x07060504, 0x00010006]);
@@ -136,7 +118,7 @@ test("PAT accepts memory types 0,1,4-7 per byte; 2, 3 and >7 raise #GP(0)", () =
 });
 
 test("TSC: WRMSR sets the counter; RDTSC at CPL 3 with CR4.TSD raises #GP(0)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assert.equal(wrmsr(m, MSR.IA32_TIME_STAMP_COUNTER, 0, 0x10), null);
   assert.equal(runForFault(m, "rdtsc", 64), null);
   assert.equal(m.cpu.lo[2], 0x10);
@@ -150,7 +132,7 @@ test("TSC: WRMSR sets the counter; RDTSC at CPL 3 with CR4.TSD raises #GP(0)", (
 });
 
 test("other CPU-owned MSRs: XSS=0 only, TSC_AUX/FMASK high half reserved, MTRRCAP read-only, MTRR_DEF_TYPE", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assert.equal(wrmsr(m, MSR.IA32_XSS, 0), null);
   assertFault(wrmsr(m, MSR.IA32_XSS, 1), 13);
   assert.equal(wrmsr(m, MSR.IA32_TSC_AUX, 0xabcd), null);
@@ -169,7 +151,7 @@ test("other CPU-owned MSRs: XSS=0 only, TSC_AUX/FMASK high half reserved, MTRRCA
 });
 
 test("MSRs the CPU does not own go to the hooks (value or #GP)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   const writes: number[][] = [];
   m.hooks.rdmsr = (index) => (index === 0x4b564d06 ? { lo: 0x10000, hi: 0 } : "gp");
   m.hooks.wrmsr = (index, lo, hi) => {
@@ -188,7 +170,7 @@ test("MSRs the CPU does not own go to the hooks (value or #GP)", () => {
 });
 
 test("CPUID: vendor, leaves, features pinvm implements; OSXSAVE mirrors CR4", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.cpu.lo[0] = 0;
   assert.equal(runForFault(m, "cpuid", 64), null);
   const vendor = [3, 2, 1]
@@ -225,7 +207,7 @@ test("CPUID: vendor, leaves, features pinvm implements; OSXSAVE mirrors CR4", ()
 });
 
 test("CPUID goes through hooks.cpuid, which may add hypervisor leaves; upper halves cleared", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.hooks.cpuid = (leaf, sub, native) =>
     leaf === 0x40000001 ? { eax: 1 << 14, ebx: sub, ecx: 0, edx: 0 } : native;
   m.cpu.lo[0] = 0x40000001;
@@ -238,7 +220,7 @@ test("CPUID goes through hooks.cpuid, which may add hypervisor leaves; upper hal
 });
 
 test("RD/WR FS/GS BASE: #UD without CR4.FSGSBASE or outside 64-bit mode; 32-bit forms; canonical writes", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assertFault(runForFault(m, "rdfsbase rax", 64), 6);
   m.cpu.cr4 |= CR4.FSGSBASE;
   m.cpu.lo[0] = 0x1000;

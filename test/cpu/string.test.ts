@@ -15,6 +15,8 @@ import {
   enterProtected32,
   enterReal,
   runCode,
+  setIntGate,
+  LAYOUT,
   type TestMachine,
 } from "../helpers/machine.js";
 
@@ -31,13 +33,9 @@ function fillPattern(m: TestMachine, addr: number, len: number, seed = 1): void 
 
 /** Install a 64-bit interrupt gate for `vector` whose handler is a HLT at `handler`. */
 function idt64Hlt(m: TestMachine, vector: number, handler: number): void {
-  const base = 0x2000;
-  m.cpu.idtrBase = base;
+  m.cpu.idtrBase = LAYOUT.idt;
   m.cpu.idtrLimit = 0xfff;
-  m.mem.write32(base + vector * 16, (handler & 0xffff) | (0x08 << 16));
-  m.mem.write32(base + vector * 16 + 4, ((handler & 0xffff0000) | 0x8e00) >>> 0);
-  m.mem.write32(base + vector * 16 + 8, 0);
-  m.mem.write32(base + vector * 16 + 12, 0);
+  setIntGate(m, 64, vector, handler);
   m.mem.u8[handler] = 0xf4;
 }
 

@@ -5,15 +5,8 @@
  */
 import test from "node:test";
 import assert from "node:assert/strict";
-import {
-  createMachine,
-  enterLong64,
-  enterProtected32,
-  runCode,
-  LAYOUT,
-  type TestMachine,
-} from "../helpers/machine.js";
-import { installFaultHandlers, runForFault, enterUser, type FaultInfo } from "../helpers/faults.js";
+import { createMachine, runCode, LAYOUT, type TestMachine } from "../helpers/machine.js";
+import { assertFault, faultMachine, runForFault, enterUser } from "../helpers/faults.js";
 import { CR4 } from "../../src/x86/cr.js";
 import { FLAGS } from "../../src/x86/eflags.js";
 import { MSR } from "../../src/x86/msr.js";
@@ -21,32 +14,6 @@ import { SEG } from "../../src/x86/segment.js";
 
 const CODE = LAYOUT.code;
 const GDT2 = 0x6000;
-
-function long64(): TestMachine {
-  const m = createMachine();
-  enterLong64(m);
-  installFaultHandlers(m, 64);
-  return m;
-}
-
-function prot32(): TestMachine {
-  const m = createMachine();
-  enterProtected32(m);
-  installFaultHandlers(m, 32);
-  return m;
-}
-
-function assertFault(
-  f: FaultInfo | null,
-  vector: number,
-  error = vector === 13 ? 0 : -1,
-  rip: number = CODE,
-): void {
-  assert.ok(f, `expected exception ${vector}`);
-  assert.equal(f.vector, vector);
-  assert.equal(f.error, error);
-  assert.equal(f.rip, rip);
-}
 
 /** Copy the helper GDT to GDT2 and add system descriptors from `extra` (index → [lo, hi] dwords). */
 function bigGdt(m: TestMachine, extra: Record<number, number[]>): void {
@@ -67,7 +34,7 @@ function sysDesc(base: number, limit: number, type: number, present = true): num
 }
 
 test("LGDT/SGDT and LIDT/SIDT round trip in 64-bit mode (8-byte base)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.mem.write16(0x7000, 0x1234);
   m.mem.write32(0x7002, 0x00001000);
   m.mem.write32(0x7006, 0xffff8000);
@@ -84,7 +51,7 @@ test("LGDT/SGDT and LIDT/SIDT round trip in 64-bit mode (8-byte base)", () => {
 });
 
 test("LGDT with a non-canonical base raises #GP(0) and leaves GDTR unchanged", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.mem.write16(0x7000, 0x1234);
   m.mem.write32(0x7002, 0);
   m.mem.write32(0x7006, 0x00008000);
@@ -95,13 +62,13 @@ test("LGDT with a non-canonical base raises #GP(0) and leaves GDTR unchanged", (
 });
 
 test("LGDT with 16-bit operand size loads a 24-bit base; SGDT stores 32 bits", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   m.mem.write16(0x7000, 0x0fff);
   m.mem.write32(0x7002, 0x12345678);
   assert.equal(runForFault(m, ".byte 0x66\nlgdt [0x7000]\nsgdt [0x7100]", 32), null);
   assert.equal(m.cpu.gdtrBase, 0x345678);
   assert.equal(m.mem.read32(0x7102), 0x345678);
-  const n = prot32();
+  const n = faultMachine(32);
   m.mem.write32(0x7002, 0x12345678);
   n.mem.write16(0x7000, 0x0fff);
   n.mem.write32(0x7002, 0x12345678);
@@ -110,25 +77,25 @@ test("LGDT with 16-bit operand size loads a 24-bit base; SGDT stores 32 bits", (
 });
 
 test("LGDT/LIDT: CPL 3 → #GP(0); register forms of 0F 01 /0 /3 → #UD; MONITOR/MWAIT → #UD", () => {
-  let m = long64();
+  let m = faultMachine(64);
   enterUser(m, 64);
   assertFault(runForFault(m, "lgdt [0x7000]", 64), 13);
-  m = long64();
+  m = faultMachine(64);
   enterUser(m, 64);
   assertFault(runForFault(m, "lidt [0x7000]", 64), 13);
   for (const b of ["0xc1", "0xd8", "0xc8", "0xc9", "0xd4", "0xfa"]) {
-    m = long64();
+    m = faultMachine(64);
     assertFault(runForFault(m, `.byte 0x0f, 0x01, ${b}`, 64), 6);
   }
 });
 
 test("UMIP: SGDT/SIDT/SLDT/STR at CPL 3 raise #GP(0) when CR4.UMIP=1, run without it", () => {
   for (const src of ["sgdt [0x7000]", "sidt [0x7000]", "sldt ax", "str ax"]) {
-    let m = long64();
+    let m = faultMachine(64);
     m.cpu.cr4 |= CR4.UMIP;
     enterUser(m, 64);
     assertFault(runForFault(m, src, 64), 13);
-    m = long64();
+    m = faultMachine(64);
     enterUser(m, 64);
     const f = runForFault(m, src, 64);
     assert.ok(f && f.vector === 13 && f.rip > CODE, `${src} completes, then HLT faults at CPL 3`);
@@ -136,7 +103,7 @@ test("UMIP: SGDT/SIDT/SLDT/STR at CPL 3 raise #GP(0) when CR4.UMIP=1, run withou
 });
 
 test("LTR loads an available 64-bit TSS, marks it busy; a busy TSS, null, LDT-type, absent selector fault", () => {
-  const m = long64();
+  const m = faultMachine(64);
   bigGdt(m, {
     8: [...sysDesc(0x9000, 0x67, 9), 0xffff8000, 0],
     10: [...sysDesc(0xa000, 0xfff, 2), 0, 0],
@@ -168,12 +135,12 @@ test("LTR loads an available 64-bit TSS, marks it busy; a busy TSS, null, LDT-ty
 });
 
 test("LTR in 32-bit protected mode accepts a 16-bit TSS; CPL 3 → #GP(0)", () => {
-  const m = prot32();
+  const m = faultMachine(32);
   bigGdt(m, { 9: sysDesc(0x9000, 0x2b, 1) });
   m.cpu.lo[0] = 0x48;
   assert.equal(runForFault(m, "ltr ax", 32), null);
   assert.equal(m.cpu.segAttr[SEG.TR] & 0xf, 3);
-  const u = prot32();
+  const u = faultMachine(32);
   bigGdt(u, { 9: sysDesc(0x9000, 0x67, 9) });
   enterUser(u, 32);
   u.cpu.lo[0] = 0x48;
@@ -181,7 +148,7 @@ test("LTR in 32-bit protected mode accepts a 16-bit TSS; CPL 3 → #GP(0)", () =
 });
 
 test("LLDT loads a 16-byte LDT descriptor in 64-bit mode; null selector; non-canonical base; TI=1", () => {
-  const m = long64();
+  const m = faultMachine(64);
   bigGdt(m, {
     8: [...sysDesc(0x9000, 0xfff, 2), 0xffff8000, 0],
     10: [...sysDesc(0x9000, 0xfff, 2), 0x00008000, 0],
@@ -223,7 +190,7 @@ test("LLDT/LTR/SLDT/STR are #UD in real mode", () => {
 });
 
 test("INVLPG drops one page's translation; CPL 3 → #GP(0)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   // 0x400000 and 0x600000 (different 2 MiB regions) mapped by 4 KiB page tables.
   const pt1 = 0x30000;
   const pt2 = 0x31000;
@@ -245,7 +212,7 @@ test("INVLPG drops one page's translation; CPL 3 → #GP(0)", () => {
 });
 
 test("SWAPGS exchanges GS.base and IA32_KERNEL_GS_BASE; #UD outside 64-bit mode; #GP at CPL 3", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.cpu.segBase[SEG.GS] = 0x1000;
   m.cpu.kernelGsBase = -0x800000000000;
   m.mem.write32(0x1000 + 0x10, 0x77);
@@ -255,12 +222,12 @@ test("SWAPGS exchanges GS.base and IA32_KERNEL_GS_BASE; #UD outside 64-bit mode;
   assert.equal(m.cpu.kernelGsBase, 0x1000);
   enterUser(m, 64);
   assertFault(runForFault(m, "swapgs", 64), 13);
-  const p = prot32();
+  const p = faultMachine(32);
   assertFault(runForFault(p, ".byte 0x0f, 0x01, 0xf8", 32), 6);
 });
 
 test("RDTSCP returns the TSC and IA32_TSC_AUX; CR4.TSD at CPL 3 → #GP(0)", () => {
-  const m = long64();
+  const m = faultMachine(64);
   m.cpu.msrs.set(MSR.IA32_TSC_AUX, [0x1234, 0]);
   m.cpu.tscOffset = 0x500000000;
   m.cpu.lo[1] = -1;
@@ -274,7 +241,7 @@ test("RDTSCP returns the TSC and IA32_TSC_AUX; CR4.TSD at CPL 3 → #GP(0)", () 
 });
 
 test("XGETBV/XSETBV: #UD without CR4.OSXSAVE; XCR0 rules; CPL; hook and veto", () => {
-  let m = long64();
+  let m = faultMachine(64);
   assertFault(runForFault(m, "xgetbv", 64), 6);
   assertFault(runForFault(m, "xsetbv", 64), 6);
   m.cpu.cr4 |= CR4.OSXSAVE;
@@ -310,7 +277,7 @@ test("XGETBV/XSETBV: #UD without CR4.OSXSAVE; XCR0 rules; CPL; hook and veto", (
   m.hooks.controlWrite = () => false;
   m.cpu.lo[1] = 0;
   assertFault(runForFault(m, "xsetbv", 64), 13);
-  m = long64();
+  m = faultMachine(64);
   m.cpu.cr4 |= CR4.OSXSAVE;
   enterUser(m, 64);
   m.cpu.lo[0] = 1;
@@ -318,7 +285,7 @@ test("XGETBV/XSETBV: #UD without CR4.OSXSAVE; XCR0 rules; CPL; hook and veto", (
 });
 
 test("STAC/CLAC set and clear EFLAGS.AC at CPL 0, #UD at CPL 3", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assert.equal(runForFault(m, "stac\npushfq\npop rax\nclac\npushfq\npop rbx", 64), null);
   assert.ok(m.cpu.lo[0] & FLAGS.AC);
   assert.equal(m.cpu.lo[3] & FLAGS.AC, 0);
@@ -329,7 +296,7 @@ test("STAC/CLAC set and clear EFLAGS.AC at CPL 0, #UD at CPL 3", () => {
 });
 
 test("UD2, INVPCID and MONITOR are #UD; WBINVD/INVD need CPL 0", () => {
-  const m = long64();
+  const m = faultMachine(64);
   assertFault(runForFault(m, "ud2", 64), 6);
   assertFault(runForFault(m, "invpcid rax, [0x7000]", 64), 6);
   assertFault(runForFault(m, "monitor", 64), 6);

@@ -2,11 +2,21 @@
  * Test helper: observe exceptions from inside the guest. Installs an IDT (32-bit or 64-bit
  * gates) whose 32 exception handlers record the vector, the error code (or FFFFFFFFH) and the
  * faulting RIP at FAULT_RECORD, then HLT; plus a TSS so faults at CPL 3 can switch stacks.
- * Also helpers to drop to CPL 3 without a far transfer.
+ * Also helpers to drop to CPL 3 without a far transfer, a ready machine with the handlers
+ * installed, and an assertion on the recorded fault.
  */
 import { SEG } from "../../src/x86/segment.js";
 import { assemble } from "./asm.js";
-import { LAYOUT, runCode, type TestMachine } from "./machine.js";
+import assert from "node:assert/strict";
+import {
+  createMachine,
+  enterLong64,
+  enterProtected32,
+  LAYOUT,
+  runCode,
+  setIntGate,
+  type TestMachine,
+} from "./machine.js";
 
 /** Where the handlers write: vector (dword), error code (dword), RIP (qword). */
 export const FAULT_RECORD = 0x8000;
@@ -52,20 +62,7 @@ function handlerSource(bits: 32 | 64): string {
 export function installFaultHandlers(m: TestMachine, bits: 32 | 64): void {
   const { cpu, mem } = m;
   mem.load(HANDLERS, assemble(handlerSource(bits), bits, HANDLERS));
-  for (let v = 0; v < 32; v++) {
-    const off = HANDLERS + v * 64;
-    if (bits === 64) {
-      const g = LAYOUT.idt + v * 16;
-      mem.write32(g, (0x08 << 16) | (off & 0xffff));
-      mem.write32(g + 4, (off & 0xffff0000) | 0x8e00);
-      mem.write32(g + 8, 0);
-      mem.write32(g + 12, 0);
-    } else {
-      const g = LAYOUT.idt + v * 8;
-      mem.write32(g, (0x18 << 16) | (off & 0xffff));
-      mem.write32(g + 4, (off & 0xffff0000) | 0x8e00);
-    }
-  }
+  for (let v = 0; v < 32; v++) setIntGate(m, bits, v, HANDLERS + v * 64);
   cpu.idtrBase = LAYOUT.idt;
   cpu.idtrLimit = bits === 64 ? 32 * 16 - 1 : 32 * 8 - 1;
   mem.write32(TSS + 4, RSP0); // RSP0 / ESP0
@@ -75,6 +72,31 @@ export function installFaultHandlers(m: TestMachine, bits: 32 | 64): void {
   cpu.segLimit[SEG.TR] = 0x67;
   cpu.segAttr[SEG.TR] = 0x80 | 11;
   clearFault(m);
+}
+
+/** A fresh machine in 64-bit mode (`bits` 64) or 32-bit protected mode (32) with the recording exception handlers installed. */
+export function faultMachine(bits: 32 | 64): TestMachine {
+  const m = createMachine();
+  if (bits === 64) enterLong64(m);
+  else enterProtected32(m);
+  installFaultHandlers(m, bits);
+  return m;
+}
+
+/**
+ * Assert that `f` is exception `vector` with error code `error` (default: 0 for #GP, none
+ * (-1) otherwise) raised at `rip` (default: the start of the test code).
+ */
+export function assertFault(
+  f: FaultInfo | null,
+  vector: number,
+  error = vector === 13 ? 0 : -1,
+  rip: number = LAYOUT.code,
+): void {
+  assert.ok(f, `expected exception ${vector}`);
+  assert.equal(f.vector, vector);
+  assert.equal(f.error, error);
+  assert.equal(f.rip, rip);
 }
 
 /** Forget the last recorded fault. */

@@ -107,6 +107,26 @@ export function enterLong64(m: TestMachine): void {
   cpu.hi[4] = 0;
 }
 
+/**
+ * Write a present DPL-0 interrupt gate for `vector` to `handler` into the IDT at LAYOUT.idt:
+ * a 16-byte IA-32e gate to selector 08H for `bits` 64, an 8-byte 32-bit gate to selector 18H
+ * for `bits` 32 (SDM Vol.3 6.11, 6.14.1). IDTR is left to the caller.
+ */
+export function setIntGate(m: TestMachine, bits: 32 | 64, vector: number, handler: number): void {
+  const { mem } = m;
+  if (bits === 64) {
+    const g = LAYOUT.idt + vector * 16;
+    mem.write32(g, (0x08 << 16) | (handler & 0xffff));
+    mem.write32(g + 4, (handler & 0xffff0000) | 0x8e00);
+    mem.write32(g + 8, 0);
+    mem.write32(g + 12, 0);
+  } else {
+    const g = LAYOUT.idt + vector * 8;
+    mem.write32(g, (0x18 << 16) | (handler & 0xffff));
+    mem.write32(g + 4, (handler & 0xffff0000) | 0x8e00);
+  }
+}
+
 /** Real mode at 0000:7C00 style: CS=0, IP=origin. */
 export function enterReal(m: TestMachine): void {
   const { cpu } = m;

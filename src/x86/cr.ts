@@ -18,7 +18,10 @@ export const CR0 = {
   PG: 1 << 31,
 } as const;
 
-/** CR0 bits that software may set; writing 1 to any other bit of the low 32 raises #GP (SDM Vol.3 2.5). */
+/**
+ * CR0 bits that exist. MOV to CR0 ignores writes to the other bits of the low half (they read
+ * as 0); only bits 63:32 raise #GP (SDM Vol.2 MOV CR, Vol.3 2.5; KVM behaves the same).
+ */
 export const CR0_DEFINED = 0xe005003f | 0;
 
 /** CR4 bits (SDM Vol.3 2.5, Figure 2-7). */

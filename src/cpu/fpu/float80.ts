@@ -18,11 +18,9 @@
  * (SDM Vol.1 8.2.2), not invalid; FPREM/FPREM1 condition codes after an invalid operation
  * are undefined and not modelled.
  *
- * TODO (transcendentals, not yet implemented; need extended-precision π/ln2 constants and
- * argument reduction with ≥ 128-bit π, SDM Vol.1 8.3.8-8.3.9):
- * - FSIN, FCOS, FSINCOS, FPTAN (|x| ≥ 2^63 → C2 = 1, operand unchanged);
- * - FPATAN, F2XM1 (-1 ≤ x ≤ 1), FYL2X, FYL2XP1;
- * - constants for FLDPI/FLDL2E/FLDL2T/FLDLG2/FLDLN2 rounded per RC (SDM Vol.1 8.3.7).
+ * Transcendentals (FSIN, FCOS, FSINCOS, FPTAN, FPATAN, F2XM1, FYL2X, FYL2XP1) and the
+ * FLDPI-style constants are not part of this library: they live in x87-transcendental.ts
+ * (200-bit fixed point, one rounding) and ops/x87.ts.
  */
 
 export * from "./float80-core.js";

@@ -224,20 +224,3 @@ export function translateSlow(cpu: Cpu, lin: number, kind: number, mode: number)
   cpu.tlbGlobal[idx] = w.global ? 1 : 0;
   return w.phys;
 }
-
-/** Translate for a debugger (no faults, CR2 preserved); -1 if unmapped. */
-export function probeTranslate(cpu: Cpu, lin: number): number {
-  if (!cpu.paging) return lin >>> 0;
-  const saveCr2 = cpu.cr2;
-  // Note: a successful probe sets accessed bits like any walk does.
-  try {
-    const vpn = Math.floor(lin / 4096);
-    const idx = vpn & (TLB_SIZE - 1);
-    if (cpu.tlbTag[idx] === vpn) return cpu.tlbPhys[idx] + (lin & 0xfff);
-    return walk(cpu, lin, 0, 1).phys;
-  } catch {
-    return -1;
-  } finally {
-    cpu.cr2 = saveCr2;
-  }
-}

@@ -159,20 +159,9 @@ function walk(cpu: Cpu, lin: number, kind: number, mode: number): WalkResult {
     global = (leafLo & PTE.G) !== 0 && (cr4 & CR4.PGE) !== 0;
   }
 
-  // Access rights (SDM 4.6).
-  const wp = (cpu.cr0 & CR0.WP) !== 0;
-  const smep = (cr4 & CR4.SMEP) !== 0;
-  const smap = (cr4 & CR4.SMAP) !== 0;
-  let ok: boolean;
-  if (isUser) {
-    ok = user && (kind !== 1 || writable) && (kind !== 2 || !nx);
-  } else if (kind === 2) {
-    ok = !nx && !(user && smep);
-  } else {
-    const smapBlocks = user && smap && mode === 0;
-    ok = !smapBlocks && (kind !== 1 || writable || !wp);
-  }
-  if (!ok) pageFault(cpu, lin, baseErr | PF_ERR.P);
+  // Access rights (SDM 4.6): the same rule table the TLB caches, checked as if already dirty.
+  const rights = permissions(cpu, { user, writable, nx, dirty: true });
+  if ((rights & PERM[kind * 3 + mode]) === 0) pageFault(cpu, lin, baseErr | PF_ERR.P);
 
   // Accessed/dirty (SDM 4.8): A on every entry used, D on the leaf for a write.
   for (const a of entryAddrs) {
@@ -188,8 +177,20 @@ function walk(cpu: Cpu, lin: number, kind: number, mode: number): WalkResult {
   return { phys, user, writable, nx, dirty, global, pageSize };
 }
 
-/** Permission bits for an entry with these rights under the current CR0/CR4 (see PERM). */
-function permissions(cpu: Cpu, w: WalkResult): number {
+/** Rights of a translation, combined over all paging-structure levels. */
+interface Rights {
+  user: boolean;
+  writable: boolean;
+  nx: boolean;
+  dirty: boolean;
+}
+
+/**
+ * Permission bits (see PERM) for a translation with these rights under the current CR0.WP,
+ * CR4.SMEP and CR4.SMAP (SDM Vol.3 4.6.1). Writes are only allowed once the leaf is dirty,
+ * so the first write to a clean page takes the walk that sets D.
+ */
+function permissions(cpu: Cpu, w: Rights): number {
   const wp = (cpu.cr0 & CR0.WP) !== 0;
   const smep = (cpu.cr4 & CR4.SMEP) !== 0;
   const smap = (cpu.cr4 & CR4.SMAP) !== 0;

@@ -233,6 +233,10 @@ export function f80Rem(dst: Float80, a: Float80, b: Float80, cw: number, ieee: b
   const flags = ca === CLS_DENORMAL || cb === CLS_DENORMAL ? FE_DENORMAL : 0;
   if (ca === CLS_ZERO || cb === CLS_INF) {
     dst.copy(a);
+    // A pseudo-denormal dividend (exponent 0, J = 1) comes back as the equal normal, exponent
+    // 1 (measured on silicon, AMD EPYC: FPREM/FPREM1 of 0000:8000000000000001 by ±∞ give
+    // 0001:8000000000000001, tag valid); a true denormal stays as it is.
+    if (dst.exp === 0 && dst.hi >= 0x80000000) dst.exp = 1;
     return flags;
   }
   unpack(a, U);

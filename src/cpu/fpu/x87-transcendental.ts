@@ -13,6 +13,18 @@
  * BigInt is used only here, never in the interpreter's fast paths. PC does not apply
  * (SDM Vol.1 8.1.5.2).
  *
+ * Silicon is not correctly rounded, so results differ from it in the last bit. Measured on the
+ * build machine's AMD EPYC (31,200 random in-domain operands of F2XM1, FYL2X, FYL2XP1, FPTAN,
+ * FPATAN and FSIN, all four RC, against 400-bit mpmath values): silicon's error reaches 0.60 ulp
+ * in round-to-nearest and 1.11 ulp in the directed modes (so its value before rounding is off by
+ * up to ~0.11 ulp, in either direction); it differs from pinvm by exactly 1 ulp on 0.6% (FSIN)
+ * to 2.9% (FYL2XP1) of the operands. No simple model reproduces it: rounding the exact value to
+ * an N-bit intermediate (N = 64..79; to nearest, toward zero or away) and then to 64 bits matches
+ * silicon no better than correct rounding does. pinvm therefore stays correctly rounded. Outside
+ * the SDM's domains the AMD EPYC returns the operand x unchanged with PE for F2XM1 with |x| > 1
+ * and FYL2XP1 with x ≤ -1, where this module computes the mathematical value (Intel's behaviour
+ * there was not measured); see X87_SILICON_DIFFERS in test/integration/guests.test.ts.
+ *
  * Argument reduction of FSIN/FCOS/FSINCOS/FPTAN follows the silicon: the x87 reduces by a
  * 66-bit approximation of π (SDM Vol.1 8.3.10 "Transcendental Instruction Accuracy"),
  * π66 = C90FDAA2 2168C234 C × 2^-66 × 4 (the true π truncated after 66 significand bits;
@@ -30,6 +42,7 @@ import {
   FE_DENORMAL,
   FE_INVALID,
   FE_PRECISION,
+  FE_UNDERFLOW,
   FE_ZERODIVIDE,
   FSW_C1,
   FSW_C2,
@@ -477,8 +490,13 @@ function mulRound(dst: Float80, y: Float80, v: bigint, exact: boolean, cw: numbe
     setZero(dst, y.sign ^ neg);
     return 0;
   }
-  // Silicon reports PE for every nonzero logarithm result, exact ones (x a power of 2) included.
-  return FE_PRECISION | roundBig(dst, y.sign ^ neg, b.m * mag, b.e - WORK, cw, !exact);
+  // Silicon reports PE for every nonzero logarithm result, exact ones (x a power of 2) included;
+  // an exact tiny (denormal) result is then reported like any tiny inexact one: masked UE too
+  // (SDM Vol.1 4.9.1.5; AMD EPYC: FYL2X of x = 2^-16382, y = 0000:0000000000000123 gives the
+  // exact denormal -16382·y with PE and UE).
+  const f = roundBig(dst, y.sign ^ neg, b.m * mag, b.e - WORK, cw, !exact);
+  const tiny = dst.exp === 0 && cw & FE_UNDERFLOW ? FE_UNDERFLOW : 0;
+  return FE_PRECISION | tiny | f;
 }
 
 /**

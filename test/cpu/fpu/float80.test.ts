@@ -51,6 +51,7 @@ import {
   f80ToInt,
   makeControlWord,
 } from "../../../src/cpu/fpu/float80.js";
+import { f80Yl2x, f80Yl2xp1 } from "../../../src/cpu/fpu/x87-transcendental.js";
 
 const H = (s: string): Float80 => Float80.fromHex(s);
 const hex = (v: number, n: number): string => (v >>> 0).toString(16).padStart(n, "0");
@@ -317,6 +318,36 @@ test("FPREM/FPREM1 quotient bits and partial remainder", () => {
   // Infinite dividend or zero divisor → invalid.
   assert.equal(f80Rem(d, H("7fff8000000000000000"), ONE, cw, false) & FE_INVALID, FE_INVALID);
   assert.equal(f80Rem(d, ONE, H("00000000000000000000"), cw, true) & FE_INVALID, FE_INVALID);
+  // Pseudo-denormal dividend by ±∞: the dividend comes back normalised (exponent 1, tag valid)
+  // with DE; a true denormal comes back unchanged (AMD EPYC silicon, FSW 3002 / 3002).
+  for (const ieee of [false, true]) {
+    for (const [a, b, r] of [
+      ["00008000000000000001", "7fff8000000000000000", "00018000000000000001"],
+      ["80008000000000000001", "ffff8000000000000000", "80018000000000000001"],
+      ["0000ffffffffffffffff", "ffff8000000000000000", "0001ffffffffffffffff"],
+      ["00000000000000000123", "7fff8000000000000000", "00000000000000000123"],
+    ]) {
+      assert.equal(f80Rem(d, H(a), H(b), cw, ieee), FE_DENORMAL, `${a} rem ${b}`);
+      assert.equal(d.toHex(), r, `${a} rem ${b}`);
+    }
+  }
+});
+
+test("FYL2X/FYL2XP1: an exact tiny result reports PE and, masked, UE (AMD EPYC silicon)", () => {
+  const d = new Float80();
+  // x = 2^-16382, y = 0x123·2^-16445: -16382·y = -0x48BDBA·2^-16445 exactly, FSW 3830 (UE|PE).
+  const y = H("00000000000000000123");
+  let f = f80Yl2x(d, y, H("00018000000000000000"), cwOf(RC_NEAREST));
+  assert.equal(d.toHex(), "8000000000000048bdba");
+  assert.equal(f & 0x3d, FE_UNDERFLOW | FE_PRECISION);
+  // y·log2(1 + 1) = y.
+  f = f80Yl2xp1(d, y, ONE, cwOf(RC_UP));
+  assert.equal(d.toHex(), "00000000000000000123");
+  assert.equal(f & 0x3d, FE_UNDERFLOW | FE_PRECISION);
+  // A normal exact result: PE only.
+  f = f80Yl2x(d, ONE, H("40018000000000000000"), cwOf(RC_NEAREST));
+  assert.equal(d.toHex(), "40008000000000000000");
+  assert.equal(f & 0x3d, FE_PRECISION);
 });
 
 test("FSCALE, FXTRACT", () => {

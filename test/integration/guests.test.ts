@@ -301,6 +301,7 @@ const NATIVE_GUESTS: Record<
 > = {
   ring3_alu: { compare: "all" },
   ring3_groups: { compare: "all" },
+  mmx_diff: { compare: "all" },
   sse_diff: { compare: "allowances" },
   x87_diff: { compare: "allowances", siliconDiffers: X87_SILICON_DIFFERS },
 };

@@ -23,8 +23,13 @@
  * are the same either way; "direct" lets the benchmark run while the system instructions of
  * the start-up are still missing from the core. "auto" (default) tries multiboot first.
  *
+ * pinvm's own figure is the run of `--rounds` rounds made after a 1-round run in the same
+ * process (so it includes warm-up: block compilation and V8's optimization of the compiled
+ * functions). The steady-state figure is the median over `--steady-runs` further runs of
+ * the same length in the same process; both are printed. QEMU is measured as before.
+ *
  * Usage: node dist/bench/run.js [--rounds N] [--qemu-rounds N] [--qemu-runs N] [--no-qemu] [--guest path]
- *                               [--max-instructions N] [--entry auto|multiboot|direct]
+ *                               [--max-instructions N] [--entry auto|multiboot|direct] [--steady-runs N]
  * Benchmarks never fail on time: the exit status is 0 unless a run could not be made at all
  * or the checksums differ.
  */
@@ -62,6 +67,11 @@ export interface BenchOptions {
   qemu: boolean;
   maxInstructions: number;
   entry: "auto" | "multiboot" | "direct";
+  /**
+   * Extra pinvm runs of `rounds` rounds after the measured one, in the same process, for the
+   * steady-state figure (compiled blocks and V8's optimized code are warm by then).
+   */
+  steadyRuns: number;
 }
 
 /** Result of the pinvm run. */
@@ -107,6 +117,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     qemu: true,
     maxInstructions: 500_000_000,
     entry: "auto",
+    steadyRuns: 5,
   };
   for (let n = 0; n < argv.length; n++) {
     const a = argv[n];
@@ -119,6 +130,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     else if (a === "--qemu-runs") o.qemuRuns = Number(next());
     else if (a === "--qemu-rounds") o.qemuRounds = Number(next());
     else if (a === "--no-qemu") o.qemu = false;
+    else if (a === "--steady-runs") o.steadyRuns = Number(next());
     else if (a === "--guest") o.guest = next();
     else if (a === "--max-instructions") o.maxInstructions = Number(next());
     else if (a === "--entry") {
@@ -488,6 +500,18 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
   const count = (rounds: number): number => p1.instructions! + (rounds - 1) * k;
   const pm = mips(pn.instructions, pn.seconds);
   console.log(`pinvm: ${k} instructions per round; ${pm} MIPS over ${o.rounds} rounds`);
+  const steady: number[] = [];
+  for (let n = 0; n < o.steadyRuns; n++) {
+    const p = runPinvm({ ...o }, pn.entry);
+    if (p.instructions !== null && p.seconds !== null && p.seconds > 0 && p.checksum === pn.checksum)
+      steady.push(p.instructions / p.seconds / 1e6);
+  }
+  const ps = steady.length > 0 ? median(steady).toFixed(2) : "n/a";
+  if (o.steadyRuns > 0)
+    console.log(
+      `pinvm steady state: median ${ps} MIPS over ${steady.length} more runs of ${o.rounds} rounds ` +
+        `(${steady.map((m) => m.toFixed(1)).join(", ")})`,
+    );
 
   if (!o.qemu) return 0;
   if (!qemuAvailable()) {
@@ -519,8 +543,10 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
     `qemu rounds=${o.qemuRounds}: ${qi} instructions, median ${qs.toFixed(3)} s between markers ` +
       `(${good.map((r) => r.seconds!.toFixed(3)).join(", ")}), checksum ${good[0].checksum}`,
   );
+  const steadyRatio =
+    steady.length > 0 ? ` | steady ${ps} MIPS, QEMU/pinvm ${(qm / Number(ps)).toFixed(1)}x` : "";
   console.log(
-    `RESULT pinvm ${pm} MIPS | QEMU TCG ${qm.toFixed(1)} MIPS | QEMU/pinvm ${(qm / Number(pm)).toFixed(1)}x`,
+    `RESULT pinvm ${pm} MIPS | QEMU TCG ${qm.toFixed(1)} MIPS | QEMU/pinvm ${(qm / Number(pm)).toFixed(1)}x${steadyRatio}`,
   );
   return 0;
 }

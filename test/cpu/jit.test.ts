@@ -5,13 +5,15 @@
  * (PUSHF/POP, shifts by CL), run once interpreted only and once with blocks compiled
  * after 1 or 3 executions (IMUL goes through jit/runtime.ts helpers when compiled). Registers, RFLAGS, RIP, the retired-instruction count after every
  * slice of a run split into odd-sized budgets, memory, and exceptions (a loop that walks off
- * mapped memory faults mid-block) must be identical.
+ * mapped memory faults mid-block) must be identical. The loops' internal branches make
+ * multi-block regions (jit/compile.ts findRegion); faults and self-modifying code are also
+ * checked in blocks of a region other than its entry.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
 import { assemble } from "../helpers/asm.js";
 import { LAYOUT, createMachine, enterLong64, type TestMachine } from "../helpers/machine.js";
-import { compiledBlocks } from "../../src/cpu/jit/compile.js";
+import { compiledBlocks, compiledRegions } from "../../src/cpu/jit/compile.js";
 import { imul32, imul64 } from "../../src/cpu/jit/runtime.js";
 
 /** Deterministic xorshift32. */
@@ -269,6 +271,7 @@ function run(code: Uint8Array, seed: number, threshold: number, slices: number[]
 
 test("compiled blocks match the interpreter on random loops", () => {
   const before = compiledBlocks;
+  const regionsBefore = compiledRegions;
   for (let p = 0; p < 80; p++) {
     const seed = (0x1234567 + p * 0x9e3779b1) >>> 0;
     const src = randomProgram(seed);
@@ -281,6 +284,7 @@ test("compiled blocks match the interpreter on random loops", () => {
     }
   }
   assert.ok(compiledBlocks > before, "blocks were compiled");
+  assert.ok(compiledRegions > regionsBefore, "loops of several blocks were compiled as regions");
 });
 
 test("a fault in the middle of a compiled loop is delivered as by the interpreter", () => {
@@ -289,6 +293,8 @@ test("a fault in the middle of a compiled loop is delivered as by the interprete
     "mov rdi, 0x200000\nmov ecx, 100\n1:\nadd rax, rdi\nmov rbx, qword ptr [rdi + 8]\nadd rdi, 0x4000000\ncmp rax, rbx\ndec ecx\njnz 1b\n",
     "mov rdi, 0x200000\nmov ecx, 100\n1:\nxor eax, ebx\nmov dword ptr [rdi*2 + 16], eax\nadd rdi, 0x2000000\nsub ecx, 1\njnz 1b\n",
     "mov rdi, 0x7fffffff0000\nmov ecx, 100\n1:\ninc rax\nmov rbx, qword ptr [rdi]\nadd rdi, 0x4000\nloop_end:\ndec ecx\njnz 1b\n",
+    // A region of three blocks: the fault is in one that is not the entry.
+    "mov rdi, 0x200000\nmov ecx, 100\n1:\ntest ecx, 1\njz 2f\nadd rax, 1\n2:\nmov rbx, qword ptr [rdi + 8]\nadd rdi, 0x4000000\ndec ecx\njnz 1b\n",
   ].entries()) {
     const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
     const slices = [5, 11, 1000, 100_000];
@@ -305,6 +311,13 @@ test("self-modifying code inside a compiled loop is seen on the next iteration",
   const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
   const ref = run(code, 7, Infinity, [1000]);
   for (const th of [1, 2]) assert.deepEqual(run(code, 7, th, [1000]), ref);
+  // The same in a region: the patched instruction is in the blocks after the entry's branch.
+  const src2 =
+    "mov ecx, 20\nlea rdi, [rip + patch2 + 1]\n1:\ntest ecx, 1\njz 2f\nnop\n2:\npatch2:\nadd eax, 1\n" +
+    "add dword ptr [rdi], 1\ndec ecx\njnz 1b\n";
+  const code2 = assemble(src2 + "\nhlt\n", 64, LAYOUT.code);
+  const ref2 = run(code2, 7, Infinity, [1000]);
+  for (const th of [1, 2]) assert.deepEqual(run(code2, 7, th, [1000]), ref2);
 });
 
 test("the IMUL helpers agree with exact (BigInt) signed products", () => {

@@ -21,6 +21,10 @@
  *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it.
  *
  * The function updates `cpu.icount` itself and leaves `cpu.rip` at the next instruction.
+ *
+ * Regions: in 64-bit mode the function covers the loop of blocks around the hot block
+ * (findRegion), as a `switch (pc)` over them; a branch to a region block continues inside
+ * the function under the same checks as the self-loop above. See docs/cpu-core.md.
  */
 import type { Cpu } from "../cpu.js";
 import type { Block } from "../decoder.js";
@@ -70,7 +74,6 @@ function lit(n: number): string {
 /** Code generator for one block. */
 class Gen {
   readonly out: string[] = [];
-  private readonly vars: string[] = [];
   private nv = 0;
   flags: FlagState | null = null;
   /**
@@ -86,18 +89,51 @@ class Gen {
   /** Number of instructions in the block. */
   readonly count: number;
 
+  /**
+   * @param base offset of the block's first byte from the function's entry RIP `r0`
+   * @param hbase index of the block's first instruction in the handler/instruction arrays
+   * @param ns prefix making this block's local names unique in the function
+   * @param targets region blocks by offset from `r0` (case number), for direct transfers
+   * @param vars the function's locals (shared by the blocks of a region)
+   */
   constructor(
     readonly block: Block,
     readonly mode64: boolean,
+    readonly base = 0,
+    readonly hbase = 0,
+    readonly ns = "",
+    readonly targets: ReadonlyMap<number, number> = new Map([[0, 0]]),
+    readonly vars: string[] = [],
   ) {
     this.count = block.instrs.length;
   }
 
   /** A fresh local variable. */
   tmp(p = "t"): string {
-    const n = `${p}${this.nv++}`;
+    const n = `${p}${this.ns}${this.nv++}`;
     this.vars.push(n);
     return n;
+  }
+
+  /** Expression for the address `off` bytes from the start of this block. */
+  at(off: number): string {
+    const d = this.base + off;
+    return d === 0 ? "r0" : d < 0 ? `r0 - ${-d}` : `r0 + ${d}`;
+  }
+
+  /**
+   * Code that continues at `off` bytes from this block's start after `n` instructions of it
+   * (flag stores already emitted): a jump to the region block there when there is one and
+   * the run loop's between-block checks pass, else null.
+   */
+  transfer(off: number, n: number): string | null {
+    const c = this.targets.get(this.base + off);
+    if (c === undefined) return null;
+    const r = this.at(off);
+    return (
+      `done += ${n}; if (${LOOP_OK}) { pc = ${c}; continue; } ` +
+      `cpu.rip = ${r}; cpu.nextRip = ${r}; cpu.icount += done; return;`
+    );
   }
 
   emit(s: string): void {
@@ -131,14 +167,12 @@ class Gen {
   /** Mark the current instruction as one that may fault. */
   faultPoint(): void {
     this.flush();
-    this.emit(`k = ${this.idx}; cpu.rip = r0 + ${this.off};`);
+    this.emit(`k = ${this.idx}; cpu.rip = ${this.at(this.off)};`);
   }
 
   /** After a memory access: leave when code was invalidated or a stop was requested. */
   afterMemory(): void {
-    this.emit(
-      `if (cpu.blockInvalidated || cpu.stopRequested) ${this.exit(`r0 + ${this.end}`, this.idx + 1)}`,
-    );
+    this.emit(`if (cpu.blockInvalidated || cpu.stopRequested) ${this.exit(this.at(this.end), this.idx + 1)}`);
   }
 
   /**
@@ -152,7 +186,7 @@ class Gen {
     const L = this.tmp("m");
     const disp = i.disp | 0;
     if (i.ripRel) {
-      this.emit(`${L} = r0 + ${this.end + disp};`);
+      this.emit(`${L} = ${this.at(this.end + disp)};`);
     } else if (i.index < 0 && i.base < 0) {
       this.emit(`${L} = ${disp};`);
     } else if (i.index < 0) {
@@ -720,9 +754,9 @@ function genInline(g: Gen, i: Instr): boolean {
         if (os === 8) {
           const t = g.tmp("e");
           g.emit(
-            `${t} = r0 + ${g.end + (i.disp | 0)}; lo[${i.reg}] = ${t} | 0; hi[${i.reg}] = Math.floor(${t} / 4294967296) | 0;`,
+            `${t} = ${g.at(g.end + (i.disp | 0))}; lo[${i.reg}] = ${t} | 0; hi[${i.reg}] = Math.floor(${t} / 4294967296) | 0;`,
           );
-        } else g.emit(`lo[${i.reg}] = (r0 + ${g.end + (i.disp | 0)}) | 0; hi[${i.reg}] = 0;`);
+        } else g.emit(`lo[${i.reg}] = (${g.at(g.end + (i.disp | 0))}) | 0; hi[${i.reg}] = 0;`);
         return true;
       }
       const disp = i.disp | 0;
@@ -849,12 +883,10 @@ function genBody(g: Gen): void {
     if (last && (isJcc || isJmp) && i.exec === OPCODES[opc]?.exec) {
       const target = g.end + i.imm;
       const bsize = g.mode64 ? 8 : i.osize;
-      let taken: string;
-      if (target === 0 && (g.mode64 || bsize === 4)) {
-        taken = `done += ${n}; if (${LOOP_OK}) continue; cpu.rip = r0; cpu.nextRip = r0; cpu.icount += done; return;`;
-      } else {
+      let taken = g.mode64 || bsize === 4 ? g.transfer(target, n) : null;
+      if (taken === null) {
         taken =
-          `k = ${idx}; cpu.rip = r0 + ${off}; cpu.nextRip = r0 + ${g.end}; cpu.branch(r0 + ${target}, ${bsize}); ` +
+          `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; cpu.branch(${g.at(target)}, ${bsize}); ` +
           `cpu.rip = cpu.nextRip; cpu.icount += done + ${n}; return;`;
       }
       if (isJmp) {
@@ -864,7 +896,7 @@ function genBody(g: Gen): void {
         const c = g.condExpr(opc & 15);
         g.flush();
         g.emit(`if (${c}) { ${taken} }`);
-        g.emit(g.exit(`r0 + ${g.end}`, n));
+        g.emit((g.mode64 ? g.transfer(g.end, n) : null) ?? g.exit(g.at(g.end), n));
       }
       return;
     }
@@ -874,21 +906,23 @@ function genBody(g: Gen): void {
     }
     if (last && !(i.flags & 1) && genInline(g, i)) {
       g.flush();
-      g.emit(g.exit(`r0 + ${g.end}`, n));
+      g.emit(g.exit(g.at(g.end), n));
       return;
     }
     // Handler call, as in the interpreter loop.
     g.flush();
-    g.emit(`k = ${idx}; cpu.rip = r0 + ${off}; cpu.nextRip = r0 + ${g.end}; H[${idx}](cpu, I[${idx}]);`);
+    const h = g.hbase + idx;
+    g.emit(`k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; H[${h}](cpu, I[${h}]);`);
     g.flags = null;
     if (last) {
       g.emit(
-        `done += ${n}; if (cpu.nextRip === r0 && ${LOOP_OK}) continue; cpu.rip = cpu.nextRip; cpu.icount += done; return;`,
+        `done += ${n}; if (cpu.nextRip === ${g.at(0)} && ${LOOP_OK}) { pc = ${g.targets.get(g.base)}; continue; } ` +
+          `cpu.rip = cpu.nextRip; cpu.icount += done; return;`,
       );
       return;
     }
     g.emit(
-      `if (cpu.nextRip !== r0 + ${g.end} || cpu.blockInvalidated || cpu.stopRequested) { cpu.rip = cpu.nextRip; cpu.icount += done + ${idx + 1}; return; }`,
+      `if (cpu.nextRip !== ${g.at(g.end)} || cpu.blockInvalidated || cpu.stopRequested) { cpu.rip = cpu.nextRip; cpu.icount += done + ${idx + 1}; return; }`,
     );
     off = g.end;
   }
@@ -896,9 +930,20 @@ function genBody(g: Gen): void {
 
 /** Number of blocks compiled (diagnostics). */
 export let compiledBlocks = 0;
+/** Number of functions compiled that cover more than one block (diagnostics). */
+export let compiledRegions = 0;
 
 /** Makes the function of a compiled block from its handlers, instructions and helpers. */
-type Factory = (h: Handler[], i: Instr[], t: typeof testCondition, x: typeof runtime) => JitFn;
+type Factory = (
+  h: Handler[],
+  i: Instr[],
+  t: typeof testCondition,
+  x: typeof runtime,
+  /** Case (region block) the function starts in. */
+  e: number,
+  /** Offset of that block from the region's entry block. */
+  d: number,
+) => JitFn;
 
 /**
  * Factories by generated source. Identical blocks (the same code decoded again, in this or
@@ -909,31 +954,145 @@ const factories = new Map<string, Factory>();
 /** Bound on the factory cache (cleared when full). */
 const MAX_FACTORIES = 20000;
 
+/** Most blocks in one region function. */
+const MAX_REGION_BLOCKS = 8;
+/** Most instructions in one region function (bounds V8's optimization time). */
+const MAX_REGION_INSTRS = 160;
+/** Most blocks looked at when searching for a region. */
+const MAX_REGION_SEARCH = 24;
+
+/** True when `i` is a JMP/Jcc rel with the standard handler (a static branch target). */
+function isStaticBranch(i: Instr): boolean {
+  const opc = i.opcode;
+  const br = (opc >= 0x70 && opc <= 0x7f) || (opc >= 0x180 && opc <= 0x18f) || opc === 0xeb || opc === 0xe9;
+  return br && i.exec === OPCODES[opc]?.exec;
+}
+
 /**
- * Compile `block` for the CPU's current mode (the mode the block was decoded for). Returns
- * the function; the caller stores it in `block.jit`.
+ * The region compiled with `entry` (first): in 64-bit mode, the loop around it — the cached,
+ * not yet compiled blocks of the entry's physical page that are reached from the entry and
+ * lead back to it through the static targets (taken and fall-through) of terminal JMP/Jcc
+ * instructions, within the size bounds. Leaving out the blocks off the loop keeps the
+ * function small and its paths warm (V8 compiles it sooner and deoptimizes it less). Same
+ * page means the linear address of each is the entry's plus the difference of their
+ * physical addresses; the function only moves between them while the chain epoch is
+ * unchanged (as block chaining does).
  */
-export function compileBlock(cpu: Cpu, block: Block): JitFn {
-  const g = new Gen(block, cpu.long64);
-  genBody(g);
+function findRegion(cpu: Cpu, entry: Block): Block[] {
+  if (!cpu.long64 || !entry.cacheable) return [entry];
+  const p0 = entry.instrs[0].phys;
+  const page = Math.floor(p0 / 4096);
+  const map = cpu.codeCache.get(page);
+  if (map === undefined) return [entry];
+  // Forward search (breadth first), recording the edges.
+  const found = [entry];
+  const succ: number[][] = [];
+  for (let n = 0; n < found.length; n++) {
+    succ.push([]);
+    const last = found[n].instrs[found[n].instrs.length - 1];
+    if (!isStaticBranch(last)) continue;
+    const next = last.phys + last.len;
+    const opc = last.opcode;
+    for (const t of opc === 0xeb || opc === 0xe9 ? [next + last.imm] : [next + last.imm, next]) {
+      if (Math.floor(t / 4096) !== page) continue;
+      const b = map.get(((t & 0xfff) << 2) | 3);
+      if (b === undefined || !b.cacheable || (b !== entry && b.jit !== null)) continue;
+      let k = found.indexOf(b);
+      if (k < 0) {
+        if (found.length >= MAX_REGION_SEARCH) continue;
+        k = found.push(b) - 1;
+      }
+      succ[n].push(k);
+    }
+  }
+  // Keep the blocks that lead back to the entry.
+  const loops = found.map((_, n) => n === 0);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (let n = 1; n < found.length; n++)
+      if (!loops[n] && succ[n].some((k) => loops[k])) loops[n] = changed = true;
+  }
+  const region = [entry];
+  let instrs = entry.instrs.length;
+  for (let n = 1; n < found.length && region.length < MAX_REGION_BLOCKS; n++) {
+    if (!loops[n] || instrs + found[n].instrs.length > MAX_REGION_INSTRS) continue;
+    instrs += found[n].instrs.length;
+    region.push(found[n]);
+  }
+  return region;
+}
+
+/** Generated source and arrays of a region function. */
+interface RegionCode {
+  src: string;
+  handlers: Handler[];
+  instrs: Instr[];
+  /** Offset of each block's start from the entry block's. */
+  offsets: number[];
+}
+
+/** Generate the function for `region` (entry first). */
+function genRegion(cpu: Cpu, region: Block[]): RegionCode {
+  const p0 = region[0].instrs[0].phys;
+  const offsets = region.map((b) => b.instrs[0].phys - p0);
+  const targets = new Map(offsets.map((o, n) => [o, n]));
+  const vars: string[] = [];
+  const parts: string[] = [];
+  const handlers: Handler[] = [];
+  const instrs: Instr[] = [];
+  region.forEach((b, n) => {
+    const g = new Gen(
+      b,
+      cpu.long64,
+      offsets[n],
+      instrs.length,
+      region.length > 1 ? `_${n}_` : "",
+      targets,
+      vars,
+    );
+    genBody(g);
+    for (const i of b.instrs) {
+      handlers.push(i.exec);
+      instrs.push(i);
+    }
+    parts.push(region.length > 1 ? `case ${n}: {\n${g.out.join("\n")}\n}` : g.out.join("\n"));
+  });
+  const body = region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0];
   const src =
     `return function jit(cpu) {\n` +
-    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip, ep = cpu.chainEpoch;\n` +
-    `let done = 0, k = 0; ${g.decls()}\n` +
-    `try { for (;;) {\n${g.out.join("\n")}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
+    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
+    `let done = 0, k = 0, pc = E;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
+    `try { for (;;) {\n${body}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
+  return { src, handlers, instrs, offsets };
+}
+
+/**
+ * Compile `block` for the CPU's current mode (the mode the block was decoded for). Returns
+ * the function; the caller stores it in `block.jit`. In 64-bit mode the function also covers
+ * the region of blocks around it (findRegion): a branch to one of them continues inside the
+ * function. The other region blocks not compiled yet get the same function, entered at their
+ * own case.
+ */
+export function compileBlock(cpu: Cpu, block: Block): JitFn {
+  const region = findRegion(cpu, block);
+  const { src, handlers, instrs, offsets } = genRegion(cpu, region);
   let make = factories.get(src);
   if (make === undefined) {
     if (factories.size >= MAX_FACTORIES) factories.clear();
-    make = new Function("H", "I", "T", "X", src) as Factory;
+    make = new Function("H", "I", "T", "X", "E", "D", src) as Factory;
     factories.set(src, make);
   }
   compiledBlocks++;
-  return make(
-    block.instrs.map((i) => i.exec),
-    block.instrs,
-    testCondition,
-    runtime,
-  );
+  if (region.length > 1) compiledRegions++;
+  for (let n = 1; n < region.length; n++) {
+    if (region[n].jit === null) region[n].jit = make(handlers, instrs, testCondition, runtime, n, offsets[n]);
+  }
+  return make(handlers, instrs, testCondition, runtime, 0, 0);
+}
+
+/** The generated source of the function compiled for `block` (for tests and debugging). */
+export function regionSource(cpu: Cpu, block: Block): string {
+  return genRegion(cpu, findRegion(cpu, block)).src;
 }
 
 /** The generated source for `block` (for tests and debugging). */

@@ -9,7 +9,7 @@
  *   (exact, since canonical addresses lie in [-2^47, 2^47));
  * - arithmetic flags are computed lazily from the last flag-setting operation.
  */
-import { CR0, CR4, EFER } from "../x86/cr.js";
+import { CR0, EFER } from "../x86/cr.js";
 import { FLAGS } from "../x86/eflags.js";
 import { SEG, ATTR } from "../x86/segment.js";
 import { PhysicalMemory } from "./memory.js";
@@ -396,7 +396,6 @@ export class Cpu {
     let f = 0;
     if (!this.protectedMode || this.v86) {
       f = SF_VALID | SF_READ | SF_WRITE;
-      if (s === SEG.CS) f = SF_VALID | SF_READ | SF_WRITE;
     } else if (a & ATTR.P && a & ATTR.S) {
       f = SF_VALID;
       if (a & ATTR.CODE) {
@@ -946,5 +945,3 @@ export class Cpu {
     return (this.cr4 & bits) !== 0;
   }
 }
-
-export { CR4 };

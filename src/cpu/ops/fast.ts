@@ -111,60 +111,39 @@ for (const op of SPECIALIZED_OPS) {
   }
 }
 
-// MOV r/m64, r64 and MOV r64, r/m64 / 32-bit forms.
-specialize(0x89, (i) => {
-  if (i.mod === 3) {
-    const d = i.rm;
-    const s = i.reg;
-    if (i.osize === 8)
-      return (cpu) => {
-        cpu.lo[d] = cpu.lo[s];
-        cpu.hi[d] = cpu.hi[s];
-      };
-    if (i.osize === 4)
-      return (cpu) => {
-        cpu.lo[d] = cpu.lo[s];
-        cpu.hi[d] = 0;
-      };
-    return undefined;
-  }
-  if (i.asize === 8 && i.osize === 8 && !i.ripRel && i.index < 0 && i.base >= 0 && i.seg < 4) {
-    const b = i.base;
-    const s = i.reg;
-    const disp = i.disp;
+/** Register-to-register MOV at 32 bits (zero-extending) or 64 bits. */
+function movRegReg(d: number, s: number, size: number): Handler | undefined {
+  if (size === 8)
     return (cpu) => {
-      const lin = cpu.hi[b] * TWO32 + (cpu.lo[b] >>> 0) + disp;
-      cpu.write(i.seg, lin, 8, cpu.lo[s], cpu.hi[s]);
+      cpu.lo[d] = cpu.lo[s];
+      cpu.hi[d] = cpu.hi[s];
     };
-  }
+  if (size === 4)
+    return (cpu) => {
+      cpu.lo[d] = cpu.lo[s];
+      cpu.hi[d] = 0;
+    };
   return undefined;
+}
+
+/** A 64-bit `[base + disp]` memory operand outside FS/GS, moving 8 bytes. */
+function isBaseDisp64(i: Instr): boolean {
+  return i.asize === 8 && i.osize === 8 && !i.ripRel && i.index < 0 && i.base >= 0 && i.seg < 4;
+}
+
+// MOV r/m, r (89) and MOV r, r/m (8B) at 32/64 bits.
+specialize(0x89, (i) => {
+  if (i.mod === 3) return movRegReg(i.rm, i.reg, i.osize);
+  if (!isBaseDisp64(i)) return undefined;
+  const { base: b, reg: s, disp, seg } = i;
+  return (cpu) => cpu.write(seg, cpu.hi[b] * TWO32 + (cpu.lo[b] >>> 0) + disp, 8, cpu.lo[s], cpu.hi[s]);
 });
 specialize(0x8b, (i) => {
-  if (i.mod === 3) {
-    const d = i.reg;
-    const s = i.rm;
-    if (i.osize === 8)
-      return (cpu) => {
-        cpu.lo[d] = cpu.lo[s];
-        cpu.hi[d] = cpu.hi[s];
-      };
-    if (i.osize === 4)
-      return (cpu) => {
-        cpu.lo[d] = cpu.lo[s];
-        cpu.hi[d] = 0;
-      };
-    return undefined;
-  }
-  if (i.asize === 8 && i.osize === 8 && !i.ripRel && i.index < 0 && i.base >= 0 && i.seg < 4) {
-    const b = i.base;
-    const d = i.reg;
-    const disp = i.disp;
-    return (cpu) => {
-      const lin = cpu.hi[b] * TWO32 + (cpu.lo[b] >>> 0) + disp;
-      const v = cpu.read(i.seg, lin, 8);
-      cpu.lo[d] = v;
-      cpu.hi[d] = cpu.rhi;
-    };
-  }
-  return undefined;
+  if (i.mod === 3) return movRegReg(i.reg, i.rm, i.osize);
+  if (!isBaseDisp64(i)) return undefined;
+  const { base: b, reg: d, disp, seg } = i;
+  return (cpu) => {
+    cpu.lo[d] = cpu.read(seg, cpu.hi[b] * TWO32 + (cpu.lo[b] >>> 0) + disp, 8);
+    cpu.hi[d] = cpu.rhi;
+  };
 });

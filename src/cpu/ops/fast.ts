@@ -4,92 +4,31 @@
  * identical to the generic handlers in alu.ts/mov.ts; these only skip the size and operand
  * dispatch. Chosen at decode time through optable `specialize()`.
  */
-import type { Cpu } from "../cpu.js";
 import type { Handler, Instr } from "../instr.js";
-import { LazyOp } from "../flags.js";
 import { specialize, OPCODES } from "../optable.js";
-import { STATUS_FLAGS } from "../../x86/eflags.js";
+import { alu, AluOp } from "./alu.js";
 
 const TWO32 = 4294967296;
 
-/** 64-bit ALU op on registers d (destination) and s (source). */
-function alu64(op: number, d: number, s: number, cpu: Cpu): void {
-  const lo = cpu.lo;
-  const hi = cpu.hi;
-  const a = lo[d] >>> 0;
-  const ah = hi[d] >>> 0;
-  const b = lo[s] >>> 0;
-  const bh = hi[s] >>> 0;
-  let rl: number;
-  let rh: number;
-  switch (op) {
-    case 0: {
-      const sum = a + b;
-      rl = sum >>> 0;
-      rh = (ah + bh + (sum > 0xffffffff ? 1 : 0)) >>> 0;
-      cpu.setLazy64(LazyOp.Add, a, ah, b, bh, rl, rh, STATUS_FLAGS);
-      break;
+/** ALU op on registers d (destination) and s (source) at 32 or 64 bits; CMP writes nothing. */
+function aluRegReg(op: number, d: number, s: number, size: number): Handler {
+  if (size === 8)
+    return (cpu) => {
+      const lo = cpu.lo;
+      const hi = cpu.hi;
+      const r = alu(cpu, op, 8, lo[d] >>> 0, hi[d] >>> 0, lo[s] >>> 0, hi[s] >>> 0);
+      if (op !== AluOp.Cmp) {
+        lo[d] = r;
+        hi[d] = cpu.rhi;
+      }
+    };
+  return (cpu) => {
+    const r = alu(cpu, op, 4, cpu.lo[d] >>> 0, 0, cpu.lo[s] >>> 0, 0);
+    if (op !== AluOp.Cmp) {
+      cpu.lo[d] = r;
+      cpu.hi[d] = 0;
     }
-    case 5:
-    case 7: {
-      const dif = a - b;
-      rl = dif >>> 0;
-      rh = (ah - bh - (dif < 0 ? 1 : 0)) >>> 0;
-      cpu.setLazy64(LazyOp.Sub, a, ah, b, bh, rl, rh, STATUS_FLAGS);
-      if (op === 7) return;
-      break;
-    }
-    case 1:
-      rl = (a | b) >>> 0;
-      rh = (ah | bh) >>> 0;
-      cpu.setLazy64(LazyOp.Logic, 0, 0, 0, 0, rl, rh, STATUS_FLAGS);
-      break;
-    case 4:
-      rl = (a & b) >>> 0;
-      rh = (ah & bh) >>> 0;
-      cpu.setLazy64(LazyOp.Logic, 0, 0, 0, 0, rl, rh, STATUS_FLAGS);
-      break;
-    default:
-      rl = (a ^ b) >>> 0;
-      rh = (ah ^ bh) >>> 0;
-      cpu.setLazy64(LazyOp.Logic, 0, 0, 0, 0, rl, rh, STATUS_FLAGS);
-      break;
-  }
-  lo[d] = rl;
-  hi[d] = rh;
-}
-
-/** 32-bit ALU op on registers (result zero-extends in 64-bit mode). */
-function alu32(op: number, d: number, s: number, cpu: Cpu): void {
-  const a = cpu.lo[d] >>> 0;
-  const b = cpu.lo[s] >>> 0;
-  let r: number;
-  switch (op) {
-    case 0:
-      r = (a + b) >>> 0;
-      cpu.setLazy(LazyOp.Add, 4, a, b, r, STATUS_FLAGS);
-      break;
-    case 5:
-    case 7:
-      r = (a - b) >>> 0;
-      cpu.setLazy(LazyOp.Sub, 4, a, b, r, STATUS_FLAGS);
-      if (op === 7) return;
-      break;
-    case 1:
-      r = (a | b) >>> 0;
-      cpu.setLazy(LazyOp.Logic, 4, 0, 0, r, STATUS_FLAGS);
-      break;
-    case 4:
-      r = (a & b) >>> 0;
-      cpu.setLazy(LazyOp.Logic, 4, 0, 0, r, STATUS_FLAGS);
-      break;
-    default:
-      r = (a ^ b) >>> 0;
-      cpu.setLazy(LazyOp.Logic, 4, 0, 0, r, STATUS_FLAGS);
-      break;
-  }
-  cpu.lo[d] = r;
-  cpu.hi[d] = 0;
+  };
 }
 
 const SPECIALIZED_OPS = [0, 1, 4, 5, 6, 7]; // ADD OR AND SUB XOR CMP (ADC/SBB stay generic)
@@ -104,9 +43,7 @@ for (const op of SPECIALIZED_OPS) {
       if (i.mod !== 3 || i.lock) return undefined;
       const d = dir === 1 ? i.rm : i.reg;
       const s = dir === 1 ? i.reg : i.rm;
-      if (i.osize === 8) return (cpu) => alu64(op, d, s, cpu);
-      if (i.osize === 4) return (cpu) => alu32(op, d, s, cpu);
-      return undefined;
+      return i.osize === 8 || i.osize === 4 ? aluRegReg(op, d, s, i.osize) : undefined;
     });
   }
 }

@@ -9,18 +9,13 @@
 import test from "node:test";
 import assert from "node:assert/strict";
 import { createMachine, enterLong64, LAYOUT, runCode, type TestMachine } from "../helpers/machine.js";
-import { installFaultHandlers, runForFault } from "../helpers/faults.js";
+import { runForFault } from "../helpers/faults.js";
+import { simdMachine } from "../helpers/simd-vectors.js";
 
 const DATA = 0x200000;
 
-function sseMachine(): TestMachine {
-  const m = createMachine();
-  enterLong64(m);
-  m.cpu.cr4 |= 0x600; // OSFXSR | OSXMMEXCPT
-  m.cpu.cr0 &= ~4; // EM=0
-  installFaultHandlers(m, 64);
-  return m;
-}
+/** A 64-bit machine with SSE enabled and fault handlers. */
+const sseMachine = (): TestMachine => simdMachine(true);
 
 const xmm = (m: TestMachine, r: number): number[] =>
   Array.from(m.cpu.sse.xmm.subarray(r * 4, r * 4 + 4), (v) => v >>> 0);

@@ -14,13 +14,14 @@ import { FLAGS } from "../x86/eflags.js";
 import { SEG, ATTR } from "../x86/segment.js";
 import { PhysicalMemory } from "./memory.js";
 import { CpuFault } from "./fault.js";
-import { type CpuHooks, defaultHooks } from "./hooks.js";
+import { type CpuHooks, defaultHooks, InstructionExit } from "./hooks.js";
 import type { Instr } from "./instr.js";
 import { LazyOp, computeFlags } from "./flags.js";
 import { translateSlow, TLB_SIZE, PERM } from "./mmu.js";
 import { decodeBlock, type Block } from "./decoder.js";
 import { compileBlock } from "./jit/compile.js";
 import { deliverEvent, checkInterrupts } from "./interrupts.js";
+import { enterSmm } from "./smm.js";
 import { X87State } from "./fpu/x87-state.js";
 import { SseState } from "./sse/sse-state.js";
 
@@ -30,8 +31,13 @@ export const CANON_LOW = -0x800000000000;
 /** One past the highest canonical linear address. */
 export const CANON_HIGH = 0x800000000000;
 
-/** Why run() returned. */
-export type StopReason = "limit" | "halt" | "shutdown" | "stop";
+/**
+ * Why run() returned: the instruction budget ran out ("limit"), HLT ("halt"), shutdown
+ * ("shutdown"), stopRequested ("stop"), or a hook threw an InstructionExit ("exit": the
+ * instruction was abandoned and runs again from its start on the next run(); the exit
+ * object is in cpu.lastExit).
+ */
+export type StopReason = "limit" | "halt" | "shutdown" | "stop" | "exit";
 
 /** Access kinds for the MMU. */
 export const enum Access {
@@ -165,8 +171,22 @@ export class Cpu {
   intrPending = false;
   /** Set by the hypervisor when an NMI is pending. */
   nmiPending = false;
-  /** NMI blocked (between NMI delivery and the next IRET). */
+  /** NMI blocked (between NMI delivery and the next IRET, and in SMM: SDM Vol.3 34.8). */
   nmiBlocked = false;
+  /** SMBASE: base of the 64 KiB SMRAM window (SDM Vol.3 34.4; 30000H after RESET). */
+  smbase = 0x30000;
+  /** True in system-management mode (between SMI entry and RSM). */
+  inSmm = false;
+  /**
+   * Set by the hypervisor when an SMI is pending. It is taken at the next instruction
+   * boundary before NMI and INTR, whatever EFLAGS.IF (SDM Vol.3 6.9, Table 6-2), and stays
+   * pending while the processor is in SMM (34.5: SMIs are blocked until RSM).
+   */
+  smiPending = false;
+  /** NMI blocking in force when the SMI was taken; RSM puts it back (SDM Vol.3 34.8). */
+  nmiBlockedAtSmi = false;
+  /** The InstructionExit that made the last run() return "exit" (null otherwise). */
+  lastExit: InstructionExit | null = null;
   /** Set by hooks or host code to make run() return at the next instruction boundary. */
   stopRequested = false;
   /** Returns the vector of the highest-priority pending external interrupt and acknowledges it. */
@@ -209,13 +229,41 @@ export class Cpu {
   /** icount at which the current run() stops (compiled blocks that loop check it). */
   runEnd = 0;
 
-  /** Create a processor over `mem`; hooks default to a bare machine. */
+  /** Unregisters this processor's code-write listener from `mem`. */
+  private readonly detachCodeListener: () => void;
+
+  /**
+   * Create a processor over `mem`; hooks default to a bare machine. Several processors may
+   * share one memory: each hears about writes to code any of them decoded (memory.ts).
+   */
   constructor(mem: PhysicalMemory, hooks: CpuHooks = defaultHooks()) {
     this.mem = mem;
     this.hooks = hooks;
-    mem.onCodeWrite = (page, offset, length) => this.codeWritten(page, offset, length);
+    this.detachCodeListener = mem.addCodeWriteListener((page, offset, length) =>
+      this.codeWritten(page, offset, length),
+    );
     this.segLimit.fill(0xffff);
     this.resetSegmentsRealMode();
+  }
+
+  /**
+   * Disconnect a processor that will not run again from its memory: drop its decoded blocks
+   * and stop listening for code writes (other processors on the memory are unaffected).
+   */
+  detach(): void {
+    this.flushCodeCache();
+    this.detachCodeListener();
+  }
+
+  /**
+   * The address of the instruction being executed, as an unsigned 64-bit value (RIP; EIP
+   * zero-extended outside 64-bit mode). Valid while a hook runs, in the interpreter and in
+   * compiled code; between instructions it is the next instruction. A bigint, because a
+   * canonical high-half address such as FFFFFFFF81000123H has no exact JS number; the signed
+   * canonical number is `rip`.
+   */
+  get instructionRip(): bigint {
+    return BigInt.asUintN(64, BigInt(this.rip));
   }
 
   private resetSegmentsRealMode(): void {
@@ -770,15 +818,15 @@ export class Cpu {
     if (this.codeCache.delete(page)) {
       this.blockInvalidated = true;
       this.chainEpoch++;
+      this.mem.releaseCodePage(page);
     }
-    this.mem.codePage[page] = 0;
   }
 
-  /** Drop every decoded block. */
+  /** Drop every decoded block (other processors' blocks on the same memory stay). */
   flushCodeCache(): void {
     this.chainEpoch++;
     this.codeLines.clear();
-    for (const page of this.codeCache.keys()) this.mem.codePage[page] = 0;
+    for (const page of this.codeCache.keys()) this.mem.releaseCodePage(page);
     this.codeCache.clear();
   }
 
@@ -804,7 +852,7 @@ export class Cpu {
     } else {
       pageMap = new Map();
       this.codeCache.set(page, pageMap);
-      if (page < this.mem.codePage.length) this.mem.codePage[page] = 1;
+      this.mem.retainCodePage(page);
     }
     const block = decodeBlock(this, lin, phys);
     if (!block.cacheable) return block;
@@ -813,7 +861,7 @@ export class Cpu {
     if (m === undefined) {
       m = pageMap;
       this.codeCache.set(page, m);
-      if (page < this.mem.codePage.length) this.mem.codePage[page] = 1;
+      this.mem.retainCodePage(page);
     }
     m.set(key, block);
     const first = block.instrs[0];
@@ -823,25 +871,32 @@ export class Cpu {
   }
 
   /**
-   * Execute until `limit` instructions have retired, the CPU halts or shuts down, or
-   * stopRequested is set. Exceptions are delivered inside; a triple fault calls
-   * hooks.shutdown and returns "shutdown".
+   * Execute until `limit` instructions have retired, the CPU halts or shuts down,
+   * stopRequested is set, or a hook throws an InstructionExit ("exit"). Exceptions are
+   * delivered inside; a triple fault calls hooks.shutdown and returns "shutdown". At each
+   * instruction boundary a pending SMI is taken first, then NMI, then INTR (SDM Vol.3 6.9).
    */
   run(limit: number): StopReason {
     const end = this.icount + limit;
     this.runEnd = end;
     this.stopRequested = false;
+    this.lastExit = null;
     while (this.icount < end) {
       if (this.shutdownState) return "shutdown";
-      if (this.intrPending || this.nmiPending) {
-        if (!this.interruptShadow) checkInterrupts(this);
+      if (this.smiPending || this.intrPending || this.nmiPending) {
+        // The STI / MOV SS shadow also holds off SMI (SDM Vol.3 6.8.3 allows it).
+        if (!this.interruptShadow) {
+          if (this.smiPending && !this.inSmm) enterSmm(this);
+          else if (this.intrPending || this.nmiPending) checkInterrupts(this);
+        }
         if (this.shutdownState) return "shutdown";
       }
       if (this.halted) return "halt";
       if (this.stopRequested) return "stop";
       if (this.interruptShadow) {
-        // One instruction under the STI / MOV SS interrupt shadow (SDM Vol.3 6.8.3), then clear it.
-        this.stepOne();
+        // One instruction under the STI / MOV SS interrupt shadow (SDM Vol.3 6.8.3), then clear
+        // it — unless the instruction was abandoned by an exit: it runs again, still shadowed.
+        if (!this.stepOne()) return "exit";
         this.interruptShadow = false;
         continue;
       }
@@ -888,16 +943,24 @@ export class Cpu {
         }
         this.icount += executed;
       } catch (e) {
+        // The faulting or exiting instruction is not counted here: RIP is still on it.
         this.icount += executed;
         this.lastBlock = null;
+        if (e instanceof InstructionExit) {
+          this.lastExit = e;
+          return "exit";
+        }
         this.handleHostException(e);
       }
     }
     return this.shutdownState ? "shutdown" : this.halted ? "halt" : this.stopRequested ? "stop" : "limit";
   }
 
-  /** Execute exactly one instruction (used under the interrupt shadow). */
-  private stepOne(): void {
+  /**
+   * Execute exactly one instruction (used under the interrupt shadow). Returns false when a
+   * hook abandoned it with an InstructionExit (kept in lastExit).
+   */
+  private stepOne(): boolean {
     try {
       const block = this.currentBlock();
       const i = block.instrs[0];
@@ -906,8 +969,14 @@ export class Cpu {
       this.rip = this.nextRip;
       this.icount++;
     } catch (e) {
+      if (e instanceof InstructionExit) {
+        this.lastBlock = null;
+        this.lastExit = e;
+        return false;
+      }
       this.handleHostException(e);
     }
+    return true;
   }
 
   /** A CpuFault thrown by an instruction is delivered; anything else is a host bug and propagates. */

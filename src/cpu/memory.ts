@@ -3,6 +3,12 @@
  * that the VMM marks and that are forwarded to a handler. Also tracks which physical pages
  * hold decoded code, so that writes can invalidate the decoded-instruction cache
  * (self-modifying code, SDM Vol.3 11.6).
+ *
+ * Several processors may share one PhysicalMemory (SMP, SDM Vol.3 11.6 "cross-modifying
+ * code"): each registers a code-write listener, and codePage counts, per page, how many of
+ * them hold decoded code from it. A write by any processor or by the host (write8/16/32,
+ * load) to a page with a non-zero count is reported to every listener; one processor
+ * dropping its blocks only takes its own count away.
  */
 
 /** A handler for a physical range marked as MMIO. Values are little-endian, size 1, 2 or 4. */
@@ -19,6 +25,12 @@ interface MmioRange {
   handler: MmioHandler;
 }
 
+/**
+ * Told about a write to a page holding decoded code: the page number and the written byte
+ * range within it (offset and length; both omitted = the whole page may have changed).
+ */
+export type CodeWriteListener = (page: number, offset?: number, length?: number) => void;
+
 /** Page size for code tracking and MMIO granularity. */
 export const PAGE_SIZE = 4096;
 
@@ -34,14 +46,13 @@ export class PhysicalMemory {
   readonly size: number;
   /** Per-page flag: 1 if the page is (partly) MMIO and must take the slow path. */
   readonly mmioPage: Uint8Array;
-  /** Per-page flag: 1 if decoded instructions from this page are cached. */
-  readonly codePage: Uint8Array;
   /**
-   * Called when a write hits a page whose flag in codePage is set, with the page number and
-   * the written byte range within it (offset and length; omitted = the whole page).
+   * Per page: how many processors hold decoded instructions from it (non-zero = writes must
+   * be reported through onCodeWrite). Maintained with retainCodePage/releaseCodePage.
    */
-  onCodeWrite: (page: number, offset?: number, length?: number) => void = () => {};
+  readonly codePage: Uint16Array;
   private readonly ranges: MmioRange[] = [];
+  private codeWriteListeners: CodeWriteListener[] = [];
 
   /** Create `size` bytes of zeroed RAM (size rounded up to a page). */
   constructor(size: number) {
@@ -53,7 +64,38 @@ export class PhysicalMemory {
     this.u8 = new Uint8Array(this.buffer);
     this.view = new DataView(this.buffer);
     this.mmioPage = new Uint8Array(0x100000);
-    this.codePage = new Uint8Array(this.size / PAGE_SIZE);
+    this.codePage = new Uint16Array(this.size / PAGE_SIZE);
+  }
+
+  /**
+   * Register `listener` to hear about writes to pages that hold decoded code (each processor
+   * over this memory registers one). Returns a function that unregisters it.
+   */
+  addCodeWriteListener(listener: CodeWriteListener): () => void {
+    this.codeWriteListeners = [...this.codeWriteListeners, listener];
+    return () => {
+      this.codeWriteListeners = this.codeWriteListeners.filter((l) => l !== listener);
+    };
+  }
+
+  /**
+   * Report a write to page `page` (byte range [offset, offset+length) of it; omitted = the
+   * whole page) to every listener. Called by the write paths when codePage[page] is non-zero.
+   */
+  onCodeWrite(page: number, offset?: number, length?: number): void {
+    // A listener may register or unregister while we iterate: the array is replaced, not mutated.
+    const listeners = this.codeWriteListeners;
+    for (let n = 0; n < listeners.length; n++) listeners[n](page, offset, length);
+  }
+
+  /** One more processor holds decoded code from `page`. */
+  retainCodePage(page: number): void {
+    if (page < this.codePage.length) this.codePage[page]++;
+  }
+
+  /** One processor no longer holds decoded code from `page` (paired with retainCodePage). */
+  releaseCodePage(page: number): void {
+    if (page < this.codePage.length && this.codePage[page] !== 0) this.codePage[page]--;
   }
 
   /** Mark [start, start+length) as MMIO handled by `handler` (page-aligned tracking). */

@@ -2,6 +2,11 @@
  * Apply one column of the power-up/RESET/INIT state table (src/x86/reset-state.ts) to a
  * processor. The CPU applies architectural state only; what the hypervisor owns (the local
  * APIC, paravirtual MSRs, pins) is reset by the hypervisor.
+ *
+ * SMM: SMBASE follows its row (30000H on power-up/RESET, unchanged by INIT: SDM Vol.3 34.11).
+ * Every event leaves SMM (the processor restarts in real mode at F000:FFF0) and clears NMI
+ * blocking; a pending SMI is dropped by power-up/RESET and kept by INIT (whether INIT is
+ * accepted in SMM at all is the hypervisor's decision: SDM Vol.3 34.5 blocks it there).
  */
 import {
   RESET_STATE,
@@ -103,6 +108,11 @@ export function resetCpu(cpu: Cpu, kind: ResetKind, signature: number): void {
   cpu.nmiPending = false;
   cpu.nmiBlocked = false;
   cpu.intrPending = false;
+  cpu.smbase = value(T.smbase, kind) ?? cpu.smbase;
+  cpu.inSmm = false;
+  cpu.nmiBlockedAtSmi = false;
+  if (hw) cpu.smiPending = false;
+  cpu.lastExit = null;
   cpu.updateMode();
   cpu.flushTlb(false);
   cpu.flushCodeCache();

@@ -2,12 +2,19 @@
  * The processor state as one plain, versioned, JSON-serialisable object — read whole for
  * get-regs/sregs/msrs and snapshots, written whole with validation (a corrupt snapshot is
  * refused with a clear error and leaves the CPU untouched).
+ *
+ * Versions: 2 added the system-management-mode state (smbase, inSmm, smiPending,
+ * nmiBlockedAtSmi). A version-1 object is still accepted and loads as "not in SMM, SMBASE
+ * 30000H, no SMI pending" (the values a processor that never saw an SMI has).
  */
 import type { Cpu } from "./cpu.js";
 import { Float80 } from "./fpu/float80.js";
 
 /** Version of the CpuState layout. */
-export const CPU_STATE_VERSION = 1;
+export const CPU_STATE_VERSION = 2;
+
+/** SMBASE assumed for a version-1 state (the RESET value, SDM Vol.3 34.11). */
+const V1_SMBASE = 0x30000;
 
 /** One segment register. */
 export interface SegmentState {
@@ -45,6 +52,14 @@ export interface CpuState {
   shutdown: boolean;
   interruptShadow: boolean;
   nmiBlocked: boolean;
+  /** SMBASE (unsigned 32-bit). Version 2. */
+  smbase: number;
+  /** In system-management mode. Version 2. */
+  inSmm: boolean;
+  /** An SMI is pending. Version 2. */
+  smiPending: boolean;
+  /** NMI blocking when the SMI was taken (RSM restores it). Version 2. */
+  nmiBlockedAtSmi: boolean;
   x87: {
     regs: string[];
     fcw: number;
@@ -107,6 +122,10 @@ export function saveCpuState(cpu: Cpu): CpuState {
     shutdown: cpu.shutdownState,
     interruptShadow: cpu.interruptShadow,
     nmiBlocked: cpu.nmiBlocked,
+    smbase: cpu.smbase >>> 0,
+    inSmm: cpu.inSmm,
+    smiPending: cpu.smiPending,
+    nmiBlockedAtSmi: cpu.nmiBlockedAtSmi,
     x87: {
       regs: x.regs.map((r) => r.toHex()),
       fcw: x.fcw,
@@ -133,6 +152,11 @@ function num(v: unknown, what: string): number {
   return v;
 }
 
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== "boolean") throw new CpuStateError(`CPU state: ${what} must be true or false`);
+  return v;
+}
+
 function arr<T>(v: unknown, len: number, what: string): T[] {
   if (!Array.isArray(v) || v.length !== len)
     throw new CpuStateError(`CPU state: ${what} must be an array of ${len}`);
@@ -142,7 +166,7 @@ function arr<T>(v: unknown, len: number, what: string): T[] {
 /** Validate `s` completely, then write it into `cpu`. Throws CpuStateError before any change. */
 export function loadCpuState(cpu: Cpu, s: CpuState): void {
   if (typeof s !== "object" || s === null) throw new CpuStateError("CPU state: not an object");
-  if (s.version !== CPU_STATE_VERSION) {
+  if (s.version !== CPU_STATE_VERSION && s.version !== 1) {
     throw new CpuStateError(
       `CPU state: version ${String(s.version)} is not supported (expected ${CPU_STATE_VERSION})`,
     );
@@ -198,6 +222,13 @@ export function loadCpuState(cpu: Cpu, s: CpuState): void {
     fdp: arr<number>(s.x87?.fdp, 3, "x87.fdp").map((v, n) => u32(v, `x87.fdp[${n}]`)),
     mxcsr: u32(s.sse?.mxcsr, "sse.mxcsr"),
   };
+  const v1 = s.version === 1;
+  const smm = {
+    smbase: v1 ? V1_SMBASE : u32(s.smbase, "smbase"),
+    inSmm: v1 ? false : bool(s.inSmm, "inSmm"),
+    smiPending: v1 ? false : bool(s.smiPending, "smiPending"),
+    nmiBlockedAtSmi: v1 ? false : bool(s.nmiBlockedAtSmi, "nmiBlockedAtSmi"),
+  };
   // Everything validated: commit.
   for (let r = 0; r < 16; r++) {
     cpu.lo[r] = gprs[r][0];
@@ -233,6 +264,10 @@ export function loadCpuState(cpu: Cpu, s: CpuState): void {
   cpu.shutdownState = !!s.shutdown;
   cpu.interruptShadow = !!s.interruptShadow;
   cpu.nmiBlocked = !!s.nmiBlocked;
+  cpu.smbase = smm.smbase;
+  cpu.inSmm = smm.inSmm;
+  cpu.smiPending = smm.smiPending;
+  cpu.nmiBlockedAtSmi = smm.nmiBlockedAtSmi;
   const x = cpu.x87;
   for (let n = 0; n < 8; n++) x.regs[n].copy(x87regs[n]);
   x.fcw = fields.fcw;

@@ -8,7 +8,8 @@
  * - before any inlined instruction that may fault, `cpu.rip` holds its address and the
  *   local `k` its index, so a CpuFault leaves RIP and the retired-instruction count as the
  *   interpreter does (the function adds the instructions retired so far to `cpu.icount` and
- *   rethrows); registers and flags are only written after the last possible fault;
+ *   rethrows); registers and flags are only written after the last possible fault; a hook's
+ *   InstructionExit (hooks.ts) leaves the same way, so the exiting instruction restarts;
  * - handler calls get `cpu.rip` / `cpu.nextRip` set as in the interpreter; after a handler
  *   call or a memory access the block is left when `blockInvalidated` (self-modifying code)
  *   or `stopRequested` is set, or when a non-terminal handler moved `nextRip`;
@@ -17,7 +18,7 @@
  *   follows a flag-setting instruction of the same block evaluates its condition directly
  *   from that instruction's operands;
  * - a block whose terminal branch targets its own start loops inside the function while the
- *   checks the run loop makes between blocks (instruction budget, pending interrupts, stop,
+ *   checks the run loop makes between blocks (instruction budget, pending SMI/NMI/INTR, stop,
  *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it.
  *
  * The function updates `cpu.icount` itself and leaves `cpu.rip` at the next instruction.
@@ -863,7 +864,8 @@ function genInline(g: Gen, i: Instr): boolean {
 
 /** Checks the run loop makes between blocks, for looping inside the function. */
 const LOOP_OK =
-  "cpu.icount + done < cpu.runEnd && !cpu.intrPending && !cpu.nmiPending && !cpu.stopRequested && " +
+  "cpu.icount + done < cpu.runEnd && !cpu.intrPending && !cpu.nmiPending && !cpu.smiPending && " +
+  "!cpu.stopRequested && " +
   "!cpu.blockInvalidated && !cpu.interruptShadow && !cpu.halted && !cpu.shutdownState && cpu.chainEpoch === ep";
 
 /** Generate the body of the loop for the block. */

@@ -5,7 +5,8 @@
  * "CLTS", "LMSW", "SMSW"; Vol.3 2.5 "Control Registers", 2.8.x, 4.10.4.1, 10.8.5, 18.2).
  *
  * Every CR0/CR3/CR4 write passes the architectural checks first, then is offered to
- * `cpu.hooks.controlWrite`; a veto becomes #GP(0) with all state unchanged. Only then are
+ * `cpu.hooks.controlWrite` with the instruction that made it ("mov", "lmsw", "clts"); a veto
+ * becomes #GP(0) with all state unchanged. Only then are
  * the registers committed, EFER.LMA updated (Vol.3 10.8.5), the TLB flushed as Vol.3
  * 4.10.4.1 requires (plus the flushes our permission-caching TLB needs) and the mode
  * recomputed.
@@ -30,6 +31,7 @@ import { CpuFault } from "../fault.js";
 import { CR0, CR0_DEFINED, CR4, EFER } from "../../x86/cr.js";
 import { SEG, ATTR } from "../../x86/segment.js";
 import { MAXPHYADDR } from "../../x86/paging.js";
+import type { ControlWriteSource } from "../hooks.js";
 
 /**
  * CR4 bits pinvm supports; every other bit is reserved and setting it raises #GP(0)
@@ -105,9 +107,9 @@ function paePaging(cr0: number, cr4: number, efer: number): boolean {
  * CR4.PCIDE=1, enabling IA-32e mode without CR4.PAE or with CS.L=1, and bad PDPTEs → #GP(0);
  * then the hypervisor hook; then commit with the EFER.LMA transition, TLB flush (PG/WP/PE
  * changes flush everything: Vol.3 4.10.4.1, and the TLB caches WP-derived permissions) and
- * mode update.
+ * mode update. `source` is the instruction, for the hook.
  */
-export function writeCr0(cpu: Cpu, value: number, valueHi = 0): void {
+export function writeCr0(cpu: Cpu, value: number, valueHi = 0, source: ControlWriteSource = "mov"): void {
   if (valueHi !== 0) gp0();
   const old = cpu.cr0 >>> 0;
   const nv = ((value & CR0_DEFINED) | CR0.ET) >>> 0;
@@ -128,7 +130,7 @@ export function writeCr0(cpu: Cpu, value: number, valueHi = 0): void {
     efer |= EFER.LMA;
   }
   if ((old ^ nv) & (CR0.PG | CR0.CD | CR0.NW) && paePaging(nv, cpu.cr4, efer)) checkPdptes(cpu, cpu.cr3);
-  if (!cpu.hooks.controlWrite("cr0", old, 0, nv, 0)) gp0();
+  if (!cpu.hooks.controlWrite("cr0", old, 0, nv, 0, source)) gp0();
   cpu.cr0 = nv;
   cpu.efer = efer;
   const changed = old ^ nv;
@@ -153,7 +155,7 @@ export function writeCr3(cpu: Cpu, lo: number, hi = 0): void {
   }
   const l = lo >>> 0;
   if (paePaging(cpu.cr0, cpu.cr4, cpu.efer)) checkPdptes(cpu, l);
-  if (!cpu.hooks.controlWrite("cr3", cpu.cr3 >>> 0, cpu.cr3Hi >>> 0, l, h)) gp0();
+  if (!cpu.hooks.controlWrite("cr3", cpu.cr3 >>> 0, cpu.cr3Hi >>> 0, l, h, "mov")) gp0();
   cpu.cr3 = l;
   cpu.cr3Hi = h;
   cpu.flushTlb(true);
@@ -175,7 +177,7 @@ export function writeCr4(cpu: Cpu, value: number, valueHi = 0): void {
   if (nv & CR4.PCIDE && !(old & CR4.PCIDE) && (!lma || (cpu.cr3 & 0xfff) !== 0)) gp0();
   const changed = old ^ nv;
   if (changed & CR4_PDPTE_RELOAD && paePaging(cpu.cr0, nv, cpu.efer)) checkPdptes(cpu, cpu.cr3);
-  if (!cpu.hooks.controlWrite("cr4", old, 0, nv, 0)) gp0();
+  if (!cpu.hooks.controlWrite("cr4", old, 0, nv, 0, "mov")) gp0();
   cpu.cr4 = nv;
   if (changed & CR4_FLUSH_ALL || (old & CR4.PCIDE && !(nv & CR4.PCIDE))) cpu.flushTlb(false);
   if (changed & CR4_MAPPING && cpu.paging) cpu.flushCodeCache();
@@ -351,7 +353,7 @@ op(
   "clts",
   (cpu) => {
     if (cpu.cpl !== 0) gp0();
-    writeCr0(cpu, cpu.cr0 & ~CR0.TS);
+    writeCr0(cpu, cpu.cr0 & ~CR0.TS, 0, "clts");
   },
   false,
   Imm.None,
@@ -385,7 +387,7 @@ group(
     if (cpu.cpl !== 0) gp0();
     const src = cpu.readRM(i, 2);
     const old = cpu.cr0 >>> 0;
-    writeCr0(cpu, (old & ~0xf) | (src & 0xf) | (old & CR0.PE));
+    writeCr0(cpu, (old & ~0xf) | (src & 0xf) | (old & CR0.PE), 0, "lmsw");
   },
   Imm.None,
   OPF_TERMINAL,

@@ -16,6 +16,7 @@ import "./fast-syscall.js";
 import "./descriptor-query.js";
 import "./control-regs.js";
 import "./system-tables.js";
+import "./smm-ops.js";
 import "./msr-cpuid.js";
 import "./sse-fp.js";
 import "./sse-int.js";

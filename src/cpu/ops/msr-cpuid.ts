@@ -173,7 +173,7 @@ export function writeEfer(cpu: Cpu, lo: number, hi: number): void {
   const old = cpu.efer >>> 0;
   const nv = ((lo & ~EFER.LMA) | (old & EFER.LMA)) >>> 0;
   if ((old ^ nv) & EFER.LME && cpu.paging) gp0();
-  if (!cpu.hooks.controlWrite("efer", old, 0, nv, 0)) gp0();
+  if (!cpu.hooks.controlWrite("efer", old, 0, nv, 0, "wrmsr")) gp0();
   cpu.efer = nv;
   if ((old ^ nv) & EFER.NXE) cpu.flushTlb(false);
   cpu.updateMode();

@@ -2,12 +2,18 @@
  * System-table and miscellaneous system instructions: LGDT/LIDT/SGDT/SIDT (0F 01 /2 /3 /0 /1),
  * LLDT/SLDT/LTR/STR (0F 00 /2 /0 /3 /1), INVLPG (0F 01 /7), WBINVD/INVD (0F 09 / 0F 08),
  * UD2 (0F 0B), and the register forms of group 0F 01: CLAC/STAC (CA/CB), XGETBV/XSETBV
- * (D0/D1), SWAPGS (F8), RDTSCP (F9) (SDM Vol.2 "LGDT/LIDT", "SGDT", "SIDT", "LLDT", "SLDT",
- * "LTR", "STR", "INVLPG", "WBINVD", "INVD", "UD", "CLAC", "STAC", "XGETBV", "XSETBV",
- * "SWAPGS", "RDTSCP"; Vol.3 2.4 "Memory-Management Registers", 3.5, 7.2.2-7.2.4).
+ * (D0/D1), SWAPGS (F8), RDTSCP (F9), and the hypercalls VMCALL (C1) / VMMCALL (D9) (SDM
+ * Vol.2 "LGDT/LIDT", "SGDT", "SIDT", "LLDT", "SLDT", "LTR", "STR", "INVLPG", "WBINVD",
+ * "INVD", "UD", "CLAC", "STAC", "XGETBV", "XSETBV", "SWAPGS", "RDTSCP", "VMCALL"; AMD APM
+ * Vol.3 "VMMCALL"; Vol.3 2.4 "Memory-Management Registers", 3.5, 7.2.2-7.2.4).
  *
- * Absent (decode to #UD): MONITOR/MWAIT (0F 01 C8/C9; CPUID.1:ECX.MONITOR=0), VMX and SVM
- * register forms of 0F 01, INVPCID (66 0F 38 82; CPUID.7:EBX.INVPCID=0 — nothing is
+ * VMCALL and VMMCALL behave as in a guest of a VMX/SVM hypervisor: at any CPL they go to
+ * `hooks.hypercall` (the hypervisor checks the CPL, `cpu.cpl`); when it handles the call the
+ * instruction completes (RIP moves past it), else #UD — what a bare processor without
+ * VMX/SVM operation does.
+ *
+ * Absent (decode to #UD): MONITOR/MWAIT (0F 01 C8/C9; CPUID.1:ECX.MONITOR=0), the other VMX
+ * and SVM register forms of 0F 01, INVPCID (66 0F 38 82; CPUID.7:EBX.INVPCID=0 — nothing is
  * registered at that opcode). VERR/VERW (0F 00 /4 /5) live with the far-transfer group.
  *
  * Choices: LGDT/LIDT in 64-bit mode raise #GP(0) when the loaded base is not canonical (as
@@ -82,6 +88,11 @@ function loadTableRegister(cpu: Cpu, i: Instr): [number, number] {
   return [base, limit];
 }
 
+/** VMCALL / VMMCALL: offered to hooks.hypercall; unhandled → #UD. */
+function hypercall(cpu: Cpu): void {
+  if (!(cpu.hooks.hypercall?.() ?? false)) ud();
+}
+
 // ---- group 0F 01 ----
 
 group(
@@ -89,7 +100,12 @@ group(
   0,
   "sgdt",
   (cpu, i) => {
-    if (i.mod === 3) ud(); // VMCALL/VMLAUNCH/VMRESUME/VMXOFF/ENCLS: no VMX/SGX
+    if (i.mod === 3) {
+      if ((i.rm & 7) === 1)
+        hypercall(cpu); // VMCALL (C1)
+      else ud(); // VMLAUNCH/VMRESUME/VMXOFF/ENCLS: no VMX/SGX
+      return;
+    }
     storeTableRegister(cpu, i, cpu.gdtrBase, cpu.gdtrLimit);
   },
   Imm.None,
@@ -142,7 +158,12 @@ group(
   3,
   "lidt",
   (cpu, i) => {
-    if (i.mod === 3) ud(); // SVM instructions
+    if (i.mod === 3) {
+      if ((i.rm & 7) === 1)
+        hypercall(cpu); // VMMCALL (D9)
+      else ud(); // the other SVM instructions
+      return;
+    }
     const [base, limit] = loadTableRegister(cpu, i);
     cpu.idtrBase = base;
     cpu.idtrLimit = limit;
@@ -218,7 +239,7 @@ function xsetbv(cpu: Cpu, i: Instr): void {
   if (hi !== 0 || lo & ~XCR0_SUPPORTED) gp(0);
   if ((lo & XCR0.X87) === 0) gp(0);
   if (lo & XCR0.AVX && (lo & XCR0.SSE) === 0) gp(0);
-  if (!cpu.hooks.controlWrite("xcr0", cpu.xcr0 >>> 0, 0, lo, 0)) gp(0);
+  if (!cpu.hooks.controlWrite("xcr0", cpu.xcr0 >>> 0, 0, lo, 0, "xsetbv")) gp(0);
   cpu.xcr0 = lo;
 }
 

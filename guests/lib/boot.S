@@ -10,6 +10,9 @@
  * Also here: the 256 interrupt stubs (16 bytes each, at isr_stubs + 16*vector), the common
  * trap entry that builds a struct trap_frame and calls trap_dispatch(), the ring-3 entry
  * and trampoline, and a setjmp-like context_save/context_restore pair.
+ *
+ * _start first records what the loader left in the registers (boot_entry_state): the
+ * reset/INIT conformance suite compares it across a reset.
  */
 
 #define MULTIBOOT_MAGIC 0x1BADB002
@@ -21,7 +24,23 @@
 #define CR0_PG 0x80000000
 #define CR4_PAE 0x00000020
 #define MSR_EFER 0xC0000080
+#define MSR_APIC_BASE 0x1B
+#define MSR_PAT 0x277
 #define EFER_LME 0x00000100
+
+/* Offsets in struct entry_state (guest.h). */
+#define ES_EAX 0
+#define ES_EBX 4
+#define ES_CR0 8
+#define ES_CR4 12
+#define ES_EFER 16
+#define ES_DR6 24
+#define ES_DR7 28
+#define ES_TSC 32
+#define ES_APIC_BASE 40
+#define ES_PAT 48
+#define ES_EFLAGS 56
+#define ES_SIZE 60
 
 #define PTE_PRESENT 0x001
 #define PTE_WRITE 0x002
@@ -41,10 +60,41 @@ multiboot_header:
     .code32
     .globl _start
 _start:
+    /* Record the state the loader (or firmware) left, before anything changes it: EAX, EBX,
+     * CR0, CR4, EFER, DR6, DR7, TSC, IA32_APIC_BASE, IA32_PAT, EFLAGS (boot_entry_state,
+     * struct entry_state in guest.h). It lives in .data, which .bss zeroing leaves alone. */
+    movl %eax, boot_entry_state + ES_EAX
+    movl %ebx, boot_entry_state + ES_EBX
+    movl $boot_stack_top, %esp      /* Multiboot leaves ESP undefined */
+    pushfl
+    popl boot_entry_state + ES_EFLAGS
     cli
     cld
     movl %eax, multiboot_magic
     movl %ebx, multiboot_info
+    movl %cr0, %eax
+    movl %eax, boot_entry_state + ES_CR0
+    movl %cr4, %eax
+    movl %eax, boot_entry_state + ES_CR4
+    movl %dr6, %eax
+    movl %eax, boot_entry_state + ES_DR6
+    movl %dr7, %eax
+    movl %eax, boot_entry_state + ES_DR7
+    rdtsc
+    movl %eax, boot_entry_state + ES_TSC
+    movl %edx, boot_entry_state + ES_TSC + 4
+    movl $MSR_EFER, %ecx
+    rdmsr
+    movl %eax, boot_entry_state + ES_EFER
+    movl %edx, boot_entry_state + ES_EFER + 4
+    movl $MSR_APIC_BASE, %ecx
+    rdmsr
+    movl %eax, boot_entry_state + ES_APIC_BASE
+    movl %edx, boot_entry_state + ES_APIC_BASE + 4
+    movl $MSR_PAT, %ecx
+    rdmsr
+    movl %eax, boot_entry_state + ES_PAT
+    movl %edx, boot_entry_state + ES_PAT + 4
 
     /* Zero .bss (page tables and stacks live there). */
     movl $__bss_start, %edi
@@ -140,6 +190,11 @@ multiboot_magic:
 multiboot_info:
     .long 0
 
+    .globl boot_entry_state
+    .balign 8
+boot_entry_state:
+    .skip ES_SIZE
+
 /* ---------------------------------------------------------------- page tables, stacks */
     .section .bss
     .balign 4096
@@ -229,7 +284,9 @@ enter_ring3:
     pushq %rax
     iretq
 
-/* Runs at CPL 3: rax = fn(arg), then int 0x80 with the result in RDI. */
+/* Runs at CPL 3: rax = fn(arg), then int 0x80 with the result in RDI. In the user section
+ * so that it stays executable at CPL 3 after paging_split_user(). */
+    .section .user.text, "ax"
     .globl ring3_trampoline
 ring3_trampoline:
     movq %rdi, %rax
@@ -239,6 +296,7 @@ ring3_trampoline:
     int $0x80
     ud2
 
+    .section .text
 /*
  * int context_save(struct jump_context *ctx): saves callee-saved registers, RSP, the
  * return address and RFLAGS; returns 0. context_restore(ctx, value) resumes there with

@@ -133,7 +133,7 @@ static inline void wrmsr(uint32_t msr, uint64_t v) {
 }
 
 /* ================================================================ library extensions
- * (lib/report.c, paging.c, cpu.c, apic.c, smp.c + smp.S, smm.c + smm.S, reset.c).
+ * (lib/report.c, paging.c, cpu.c, apic.c, smp.c + smp_trampoline.S, smm.c + smm_handler.S, reset.c).
  * Used by the conformance suites in guests/tests/ and by any guest. */
 
 /* Number of passed checks (check_eq/check/report) and of skipped ones (report_skip). */
@@ -342,7 +342,8 @@ uint32_t apic_id(void);
  * returns 0, or -1 if it stayed pending. */
 int apic_send_ipi(uint32_t dest_apic_id, uint32_t icr_low);
 /* INIT (level assert, then the level de-assert), STARTUP with vector (page = vector << 12),
- * and a self-IPI with delivery mode SMI. */
+ * and an SMI to this CPU (delivery mode SMI, physical destination = own APIC ID: the "self"
+ * shorthand is valid only for fixed delivery). */
 int apic_send_init(uint32_t dest_apic_id);
 int apic_send_sipi(uint32_t dest_apic_id, uint8_t vector);
 int apic_send_self_smi(void);

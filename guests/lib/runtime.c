@@ -29,6 +29,7 @@ extern void context_restore(struct jump_context *ctx, int value) __attribute__((
 extern void enter_ring3(guest_fn fn, uint64_t arg, uint64_t user_stack_top) __attribute__((noreturn));
 void trap_dispatch(struct trap_frame *frame);
 void runtime_start(void) __attribute__((noreturn));
+void runtime_load_idt(void);
 
 /* ---------------------------------------------------------------- small libc */
 
@@ -127,9 +128,12 @@ void debug_exit(uint32_t code) {
 }
 
 int check_failures;
+int check_passes;
+int check_skips;
 
 int check_eq(const char *name, uint64_t got, uint64_t want) {
     if (got == want) {
+        check_passes++;
         serial_puts("ok ");
         serial_puts(name);
         serial_putc('\n');
@@ -188,7 +192,8 @@ static struct tss64 tss __attribute__((aligned(16)));
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static uint8_t ring0_stack[16384] __attribute__((aligned(16)));  /* RSP0: traps from ring 3 */
 static uint8_t double_fault_stack[8192] __attribute__((aligned(16))); /* IST1: #DF, NMI */
-static uint8_t user_stack[16384] __attribute__((aligned(16)));
+/* The ring-3 stack is in the user section so that it stays usable after paging_split_user(). */
+static uint8_t user_stack[16384] __attribute__((aligned(16), section(".user.data")));
 
 static void tss_init(void) {
     uint64_t base = (uint64_t)&tss;
@@ -216,6 +221,11 @@ static void idt_init(void) {
         idt[v].offset_high = handler >> 32;
         idt[v].reserved = 0;
     }
+    runtime_load_idt();
+}
+
+/* Loads the runtime's IDT into IDTR (also used by application processors, smp.c). */
+void runtime_load_idt(void) {
     struct table_pointer p = {sizeof(idt) - 1, (uint64_t)idt};
     __asm__ volatile("lidt %0" ::"m"(p));
 }

@@ -106,6 +106,17 @@ function checkU32(what: string, value: unknown): number {
   return value;
 }
 
+/**
+ * A 32-bit register value as the CPU may hand it over: unsigned, or the same bits as a
+ * signed int32 (the result of JavaScript bit operations). Returns the unsigned form.
+ */
+function register32(what: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < -0x8000_0000 || value > 0xffff_ffff) {
+    throw new HvError("bad-value", `${what}: expected a 32-bit integer, got ${String(value)}`);
+  }
+  return value >>> 0;
+}
+
 function checkRegisters(what: string, list: unknown): Set<PinnedCr> {
   if (list === undefined) return new Set();
   if (!Array.isArray(list) || list.some((x) => x !== "cr0" && x !== "cr4")) {
@@ -346,8 +357,8 @@ export class VcpuPinning {
     ctx: ControlWriteContext,
   ): Violation | null {
     if (cr !== "cr0" && cr !== "cr4") throw new HvError("bad-register", `pinning: cannot pin ${String(cr)}`);
-    checkU32(`${cr} old value`, oldValue);
-    checkU32(`${cr} new value`, newValue);
+    oldValue = register32(`${cr} old value`, oldValue);
+    newValue = register32(`${cr} new value`, newValue);
     const spec = this.vm.spec;
     if (spec.name === "off") return null;
     if (spec.smmExempt && ctx.inSmm) return null;
@@ -398,8 +409,8 @@ export class VcpuPinning {
     cr4: number,
     ctx: { rip?: bigint; oldCr0?: number; oldCr4?: number } = {},
   ): "continue" | { cr0: number; cr4: number } | "exit" {
-    checkU32("rsm cr0", cr0);
-    checkU32("rsm cr4", cr4);
+    cr0 = register32("rsm cr0", cr0);
+    cr4 = register32("rsm cr4", cr4);
     if (this.vm.profile === "off") return "continue";
     const policy = this.vm.rsm;
     const action: ViolationAction =
@@ -411,7 +422,7 @@ export class VcpuPinning {
       const pair = this.pinsOf(cr);
       if (!VcpuPinning.breaks(pair, values[cr])) continue;
       broken = true;
-      this.record(cr, checkU32(`rsm old ${cr}`, old[cr]), values[cr], pair, ctx.rip ?? 0n, "rsm", action);
+      this.record(cr, register32(`rsm old ${cr}`, old[cr]), values[cr], pair, ctx.rip ?? 0n, "rsm", action);
     }
     if (!broken || policy === "continue") return "continue";
     if (policy === "exit") return "exit";

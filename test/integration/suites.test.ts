@@ -1,0 +1,255 @@
+/**
+ * The conformance suites (guests/tests/*.c, built into guests/build/tests/<name>.elf) under
+ * QEMU TCG and under pinvm. Each suite prints one line per check (`ok`, `FAIL`, `skip`), value
+ * lines, and `SUMMARY pass=N fail=M skip=K`; this file prints both runs' counts (so the CI log
+ * shows them), requires the QEMU run to pass, and compares pinvm with QEMU line for line for
+ * the suites in COMPARED: the only lines allowed to differ are QEMU's `skip <name>
+ * deviation=<id>` lines, where TCG deviates from the SDM (docs/tcg-deviations.md) and pinvm must
+ * print `ok <name>`.
+ *
+ * QEMU runs as the suites need it: `-accel tcg -cpu max,vendor=GenuineIntel -smp 2 -m 128`,
+ * isa-debug-exit at 0xf4, and without `-no-reboot` (reset_init resets the machine through
+ * 0xCF9 and checks the second boot), always under a timeout. pinvm runs as the `pinvm` command
+ * (dist/src/cli/main.js) with the same flags. A pinvm run that needs what pinvm lacks today is a
+ * `todo` test naming the reason (PINVM_TODO), for the integrator to turn on.
+ *
+ * The list of suites comes from the guests/tests directory, so a new suite (cr_pinning.c) is
+ * picked up without editing this file. Skips, with the reason, what cannot run (no QEMU, suites
+ * not built, CLI not built).
+ */
+import test from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { DEBUG_EXIT_PORT, decodeDebugExit, qemuAvailable, repoRoot } from "../oracle/qemu.js";
+
+const ROOT = repoRoot();
+const SOURCES = join(ROOT, "guests", "tests");
+const BUILD = join(ROOT, "guests", "build", "tests");
+const CLI = join(ROOT, "dist", "src", "cli", "main.js");
+/** Per-run limit; the suites take a few seconds (reset_init boots twice, with firmware under QEMU). */
+const TIMEOUT_MS = 60_000;
+/** pinvm's instruction budget per suite run. */
+const PINVM_MAX_INSTRUCTIONS = 500_000_000;
+
+/** The machine every suite runs on (but -smp), as flags both QEMU and the pinvm command accept. */
+const MACHINE_ARGS = [
+  "-m",
+  "128",
+  "-display",
+  "none",
+  "-serial",
+  "stdio",
+  "-device",
+  `isa-debug-exit,iobase=0x${DEBUG_EXIT_PORT.toString(16)},iosize=0x4`,
+];
+
+/**
+ * Suites that start an application processor. QEMU always runs with -smp 2; pinvm gets -smp 2
+ * only for these (its command refuses -smp 2 until its SMP support lands), -smp 1 otherwise.
+ */
+const NEEDS_SMP = new Set(["reset_init", "cr_pinning"]);
+
+/** Suites whose pinvm output must equal QEMU's line for line (except documented deviations). */
+const COMPARED = new Set(["paging_protections", "reset_init"]);
+
+/** Suites whose pinvm run needs what pinvm lacks today: the run is a `todo` with this reason. */
+const PINVM_TODO: Record<string, string> = {
+  reset_init:
+    "needs -smp 2 with the local APIC (INIT-SIPI-SIPI), CMOS NVRAM and the 0xCF9 reset with a " +
+    "reload of the Multiboot image; pinvm's hypervisor/VMM do not have them yet",
+  cr_pinning: "needs -smp 2, SMM and the 0xCF9 reset in pinvm (and a pinning profile to check)",
+};
+
+/**
+ * The TCG deviations a suite may report as `skip <name> deviation=<id>` (guests/lib
+ * check_sdm), with the SDM's requirement; pinvm must print `ok <name>` for them.
+ */
+const DEVIATIONS: Record<string, string> = {
+  "tcg-init-cr0":
+    "SDM Vol.3 state table (INIT column, note 2): INIT keeps CR0.CD and CR0.NW; QEMU 7.2 TCG loads 60000010H",
+  "tcg-reset-fcw":
+    "SDM Vol.3 state table: x87 FCW 0040H after power-up/RESET; QEMU 7.2 loads the FINIT value 037FH",
+  "tcg-reset-ftw":
+    "SDM Vol.3 state table: x87 FTW 5555H (all zero) after power-up/RESET; QEMU 7.2 marks all empty (FFFFH)",
+  "tcg-init-mtrr": "SDM Vol.3 state table: INIT leaves the MTRRs unchanged; QEMU 7.2 TCG's INIT zeroes them",
+  "tcg-reset-tsc": "SDM Vol.3 state table: RESET loads TSC = 0; QEMU 7.2 TCG's TSC keeps counting",
+};
+
+/** What one run printed and how it ended. */
+interface SuiteRun {
+  serial: string;
+  /** Process status; null when killed (timeout) or by a signal. */
+  status: number | null;
+  timedOut: boolean;
+  stderr: string;
+  command: string[];
+}
+
+/** Counts from the `SUMMARY` line, or null without one. */
+interface Summary {
+  pass: number;
+  fail: number;
+  skip: number;
+}
+
+function suiteNames(): string[] {
+  if (!existsSync(SOURCES)) return [];
+  return readdirSync(SOURCES)
+    .filter((f) => f.endsWith(".c"))
+    .map((f) => f.slice(0, -2))
+    .sort();
+}
+
+/** Runs a command, collecting stdout/stderr, killing it after TIMEOUT_MS. */
+function runCommand(command: string[]): Promise<SuiteRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let timedOut = false;
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, TIMEOUT_MS);
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        serial: Buffer.concat(out).toString("latin1"),
+        status: timedOut ? null : code,
+        timedOut,
+        stderr: Buffer.concat(err).toString("utf8"),
+        command,
+      });
+    });
+  });
+}
+
+function runQemu(elf: string): Promise<SuiteRun> {
+  return runCommand([
+    "qemu-system-x86_64",
+    "-nodefaults",
+    "-accel",
+    "tcg",
+    "-cpu",
+    "max,vendor=GenuineIntel",
+    "-smp",
+    "2",
+    ...MACHINE_ARGS,
+    "-kernel",
+    elf,
+  ]);
+}
+
+function runPinvm(suite: string, elf: string): Promise<SuiteRun> {
+  return runCommand([
+    process.execPath,
+    CLI,
+    "-smp",
+    NEEDS_SMP.has(suite) ? "2" : "1",
+    ...MACHINE_ARGS,
+    "--max-instructions",
+    String(PINVM_MAX_INSTRUCTIONS),
+    "-kernel",
+    elf,
+  ]);
+}
+
+/** Parses the last `SUMMARY pass=N fail=M skip=K` line. */
+function parseSummary(serial: string): Summary | null {
+  const matches = [...serial.matchAll(/^SUMMARY pass=(\d+) fail=(\d+) skip=(\d+)$/gm)];
+  const m = matches.at(-1);
+  return m ? { pass: Number(m[1]), fail: Number(m[2]), skip: Number(m[3]) } : null;
+}
+
+function describe(who: string, run: SuiteRun): string {
+  const s = parseSummary(run.serial);
+  const counts = s ? `pass=${s.pass} fail=${s.fail} skip=${s.skip}` : "no SUMMARY line";
+  const end = run.timedOut ? `timed out after ${TIMEOUT_MS} ms` : `status ${run.status}`;
+  return `${who}: ${counts}, ${end}`;
+}
+
+/** The FAIL lines of a run, for messages. */
+function failLines(serial: string): string[] {
+  return serial.split("\n").filter((l) => l.startsWith("FAIL "));
+}
+
+/**
+ * Compares pinvm's lines with QEMU's: equal, except where QEMU printed a documented deviation
+ * (`skip <name> deviation=<id> ...`) and pinvm printed `ok <name>`. Returns the problems.
+ */
+function compareLines(pinvm: string, qemu: string): string[] {
+  const p = pinvm.split("\n");
+  const q = qemu.split("\n");
+  const problems: string[] = [];
+  for (let n = 0; n < Math.max(p.length, q.length); n++) {
+    const pl = p[n] ?? "<end of output>";
+    const ql = q[n] ?? "<end of output>";
+    if (pl === ql) continue;
+    const dev = /^skip (\S+) deviation=(\S+) /.exec(ql);
+    if (dev && DEVIATIONS[dev[2]] !== undefined) {
+      if (pl !== `ok ${dev[1]}`)
+        problems.push(`line ${n + 1}: pinvm '${pl}', the SDM's value expected (${DEVIATIONS[dev[2]]})`);
+      continue;
+    }
+    if (dev) problems.push(`line ${n + 1}: QEMU deviation '${dev[2]}' is not documented in DEVIATIONS`);
+    else problems.push(`line ${n + 1}: pinvm '${pl}', qemu '${ql}'`);
+    if (problems.length >= 10) break;
+  }
+  return problems;
+}
+
+const suites = suiteNames();
+const qemuSkip = qemuAvailable() ? undefined : "qemu-system-x86_64 not available";
+const cliSkip = existsSync(CLI) ? undefined : "dist/src/cli/main.js not built (npm run build)";
+const qemuSerial = new Map<string, string>();
+
+if (suites.length === 0) test("conformance suites", { skip: "no guests/tests/*.c" }, () => {});
+
+for (const suite of suites) {
+  const elf = join(BUILD, `${suite}.elf`);
+  const buildSkip = existsSync(elf) ? undefined : `${elf} not built (make -C guests)`;
+
+  test(`suite ${suite}: QEMU TCG`, { skip: buildSkip ?? qemuSkip }, async () => {
+    const run = await runQemu(elf);
+    qemuSerial.set(suite, run.serial);
+    const line = `suite ${suite}: ${describe("qemu-tcg", run)}`;
+    console.log(line);
+    const summary = parseSummary(run.serial);
+    assert.ok(
+      summary,
+      `no SUMMARY line (${run.command.join(" ")}):\n${run.serial.slice(-2000)}\n${run.stderr}`,
+    );
+    assert.equal(summary.fail, 0, `failed checks under QEMU:\n${failLines(run.serial).join("\n")}`);
+    assert.equal(decodeDebugExit(run.status), 0, `QEMU ${describe("qemu-tcg", run)}`);
+  });
+
+  test(
+    `suite ${suite}: pinvm${COMPARED.has(suite) ? " = QEMU TCG line for line" : ""}`,
+    { skip: buildSkip ?? cliSkip, todo: PINVM_TODO[suite] },
+    async () => {
+      const run = await runPinvm(suite, elf);
+      const line = `suite ${suite}: ${describe("pinvm", run)}`;
+      console.log(line);
+      const summary = parseSummary(run.serial);
+      assert.ok(
+        summary,
+        `no SUMMARY line (${run.command.join(" ")}):\n${run.serial.slice(-2000)}\n${run.stderr}`,
+      );
+      assert.equal(summary.fail, 0, `failed checks under pinvm:\n${failLines(run.serial).join("\n")}`);
+      assert.equal(decodeDebugExit(run.status), 0, `pinvm ${describe("pinvm", run)}\n${run.stderr}`);
+      const qemu = qemuSerial.get(suite);
+      if (COMPARED.has(suite) && qemu !== undefined) {
+        const problems = compareLines(run.serial, qemu);
+        assert.deepEqual(problems, [], `pinvm and QEMU TCG differ:\n${problems.join("\n")}`);
+      }
+    },
+  );
+}

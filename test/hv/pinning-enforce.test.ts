@@ -176,12 +176,17 @@ test("denialExit makes the violation an exit (and #GP on resume); other register
   assert.equal(j.checkControlWrite("cr0", CR0_ON, 0, MOV)?.action, "exit");
 });
 
-test("checkControlWrite rejects values that are not u32 and registers that cannot be pinned", () => {
+test("checkControlWrite rejects values that are not 32-bit, registers that cannot be pinned, bad context", () => {
   const { p } = setup({ profile: "jun2020" });
   assert.throws(() => p.checkControlWrite("cr0", 0.5, 0, MOV), /cr0 old value/);
   assert.throws(() => p.checkControlWrite("cr0", -(2 ** 31) - 1, 0, MOV), /cr0 old value/);
   assert.throws(() => p.checkControlWrite("cr4", 0, 2 ** 32, MOV), /cr4 new value/);
   assert.throws(() => p.checkControlWrite("cr3" as "cr0", 0, 0, MOV), /cannot pin cr3/);
+  assert.throws(() => p.checkControlWrite("cr0", 0, 0, { ...MOV, rip: 1 as unknown as bigint }), /rip/);
+  assert.throws(
+    () => p.checkControlWrite("cr0", 0, 0, { ...MOV, inSmm: undefined as unknown as boolean }),
+    /inSmm/,
+  );
 });
 
 test("RSM rfc2019: default 'continue' restores as is (logged as allowed); 'rewrite' forces pinned bits", () => {

@@ -125,6 +125,23 @@ function checkRegisters(what: string, list: unknown): Set<PinnedCr> {
   return new Set(list as PinnedCr[]);
 }
 
+function checkRip(value: unknown): bigint {
+  if (typeof value !== "bigint" || value < 0n || value >= 1n << 64n) {
+    throw new HvError("bad-value", "pinning context rip: expected a bigint in 0..2^64-1");
+  }
+  return value;
+}
+
+function checkContext(ctx: ControlWriteContext): void {
+  if (typeof ctx !== "object" || ctx === null)
+    throw new HvError("bad-argument", "pinning context: expected an object");
+  if (typeof ctx.inSmm !== "boolean")
+    throw new HvError("bad-value", "pinning context inSmm: expected a boolean");
+  checkRip(ctx.rip);
+  if (typeof ctx.source !== "string")
+    throw new HvError("bad-value", "pinning context source: expected a string");
+}
+
 /** Per-VM pinning: profile, masks, Heki per-VM pins and the audit log. */
 export class VmPinning {
   /** The profile's facts. */
@@ -359,6 +376,7 @@ export class VcpuPinning {
     if (cr !== "cr0" && cr !== "cr4") throw new HvError("bad-register", `pinning: cannot pin ${String(cr)}`);
     oldValue = register32(`${cr} old value`, oldValue);
     newValue = register32(`${cr} new value`, newValue);
+    checkContext(ctx);
     const spec = this.vm.spec;
     if (spec.name === "off") return null;
     if (spec.smmExempt && ctx.inSmm) return null;
@@ -422,7 +440,8 @@ export class VcpuPinning {
       const pair = this.pinsOf(cr);
       if (!VcpuPinning.breaks(pair, values[cr])) continue;
       broken = true;
-      this.record(cr, register32(`rsm old ${cr}`, old[cr]), values[cr], pair, ctx.rip ?? 0n, "rsm", action);
+      const rip = checkRip(ctx.rip ?? 0n);
+      this.record(cr, register32(`rsm old ${cr}`, old[cr]), values[cr], pair, rip, "rsm", action);
     }
     if (!broken || policy === "continue") return "continue";
     if (policy === "exit") return "exit";

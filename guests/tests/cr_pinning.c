@@ -26,12 +26,16 @@
  * by the CMOS boot count) must find the pins cleared.
  *
  * Command line (multiboot `-append`, words):
- *   init=keep|clear    what pinvm's --pins-on-init was; without it the INIT line is only printed
+ *   init=keep|clear    what pinvm's --pins-on-init was (default: the profile's version, rfc2019
+ *                      keep, jun2020 clear); the observed behaviour is printed either way
+ *   rsm=continue|exit  what RSM does with a pin-violating CR4 image, for smm-violate (default: the
+ *                      profile's version, rfc2019 and heki2024 continue, jun2020 exit)
  *   allowed-cr4=<hex>  the CR4 ALLOWED mask to expect (default SMEP|SMAP|UMIP; --allowed-cr4)
  *   no-reset           do not reboot (the reset checks are skipped)
  *   smm-violate        run only the RSM check whose SMM handler clears a pinned bit in the saved
- *                      CR4 image: rfc2019 resumes with the image as it is; under jun2020 the VM
- *                      must stop (internal error), so this guest then prints nothing more
+ *                      CR4 image: with `continue` the guest resumes with the image as it is; with
+ *                      `exit` (jun2020) the VM must stop (internal error) and the guest prints
+ *                      nothing more after `smm-violate: SMI ...`
  * Ends with `SUMMARY pass=N fail=M skip=K` (counted over both boots) and `done`.
  */
 #include "guest.h"
@@ -449,6 +453,12 @@ static void test_heki2024(void) {
     expect_heki_error("heki-bad-cr-number-8", 8, CR4_SMEP);
     expect_heki_error("heki-bad-cr4-mask-pge", 4, CR4_PGE);
     expect_heki_error("heki-cr0-mask-without-wp", 0, CR0_TS);
+    expect_heki_error("heki-empty-mask", 4, 0);
+    {
+        int vector;
+        int64_t ret = heki(4, CR4_SMEP, 2, &vector); /* an unknown flag */
+        report("heki-unknown-flag", !vector && ret < 0);
+    }
     /* The refused calls locked nothing. */
     uint64_t cr0 = read_cr0();
     expect_cr0_accepted("heki-wp-free-after-errors", cr0 & ~CR0_WP);
@@ -482,30 +492,37 @@ static void test_heki2024(void) {
 /* The AP's observations, written by the AP and printed by the BSP. */
 static volatile struct {
     uint64_t cr4_at_entry;
-    uint64_t high_before, high_after, low_before, low_after; /* jun2020 pins, as the AP reads them */
-    int set_smep, clear_smep_unpinned, pin, clear_smep_pinned, clear_wp;
-    int set_umip;
+    uint64_t low_before, low_after; /* jun2020 CR4 PINNED_LOW, as the AP reads it */
+    int set_bit, clear_bit, pin, set_pinned, clear_pinned, clear_wp;
 } ap;
 
 /* Lets the heki AP wait, already started, until the BSP has locked its bits. */
 static volatile int ap_go;
 
-/* Per vCPU (rfc2019/jun2020): the AP is not bound by the BSP's pins, and its own pins hold. */
+/*
+ * Per vCPU (rfc2019/jun2020): the AP is not bound by the BSP's pins (it sets and clears SMEP,
+ * which the BSP has pinned), and then pins a bit of its own, one its trampoline never sets, so
+ * that the AP can still be restarted through INIT-SIPI whatever INIT does to the pins:
+ *  - rfc2019 SMEP (to its current value 1): after INIT, CR4 = 0 and the trampoline leaves SMEP
+ *    clear, which `(new ^ old) & pinned` allows;
+ *  - jun2020 UMIP to 0 (PINNED_LOW): the trampoline never sets UMIP.
+ */
 static void ap_own_pins(uint32_t slot, uint64_t profile) {
     (void)slot;
     uint64_t cr4 = read_cr4();
     ap.cr4_at_entry = cr4;
-    ap.set_smep = load_cr4_safe(cr4 | CR4_SMEP);
-    ap.clear_smep_unpinned = load_cr4_safe(cr4 & ~CR4_SMEP);
-    load_cr4_safe(cr4 | CR4_SMEP);
+    ap.set_bit = load_cr4_safe(cr4 | CR4_SMEP);
+    ap.clear_bit = load_cr4_safe(cr4 & ~CR4_SMEP);
     if (profile == PROFILE_JUN2020) {
-        ap.high_before = msr_or_fault(MSR_JUN2020_CR4_PINNED_HIGH);
-        ap.pin = wrmsr_safe(MSR_JUN2020_CR4_PINNED_HIGH, CR4_SMEP);
-        ap.high_after = msr_or_fault(MSR_JUN2020_CR4_PINNED_HIGH);
+        ap.low_before = msr_or_fault(MSR_JUN2020_CR4_PINNED_LOW);
+        ap.pin = wrmsr_safe(MSR_JUN2020_CR4_PINNED_LOW, CR4_UMIP);
+        ap.low_after = msr_or_fault(MSR_JUN2020_CR4_PINNED_LOW);
+        ap.set_pinned = load_cr4_safe(read_cr4() | CR4_UMIP);
     } else {
+        load_cr4(cr4 | CR4_SMEP);
         ap.pin = wrmsr_safe(MSR_RFC2019_CR4_PINNED, CR4_SMEP);
+        ap.clear_pinned = load_cr4_safe(cr4 & ~CR4_SMEP);
     }
-    ap.clear_smep_pinned = load_cr4_safe(cr4 & ~CR4_SMEP);
 }
 
 /* Per VM (heki2024): the AP, started before the lock, is bound by it afterwards. */
@@ -514,110 +531,94 @@ static void ap_heki(uint32_t slot, uint64_t unused) {
     (void)unused;
     uint64_t cr4 = read_cr4();
     ap.cr4_at_entry = cr4;
-    ap.set_smep = load_cr4_safe(cr4 | CR4_SMEP);
-    for (uint64_t n = 0; !ap_go && n < 2000000000UL; n++) __asm__ volatile("pause");
-    ap.clear_smep_pinned = load_cr4_safe(read_cr4() & ~CR4_SMEP);
+    ap.set_bit = load_cr4_safe(cr4 | CR4_SMEP);
+    for (uint64_t n = 0; !ap_go && n < 4000000000UL; n++) __asm__ volatile("pause");
+    ap.clear_pinned = load_cr4_safe(read_cr4() & ~CR4_SMEP);
     ap.clear_wp = load_cr0_safe(read_cr0() & ~CR0_WP);
 }
 
-/*
- * After INIT-SIPI: what the AP kept. Before the INIT the AP pins a bit its trampoline leaves
- * alone: jun2020 UMIP to 0 (INIT clears CR4 and the trampoline does not set UMIP, so its CR4
- * writes keep the pin either way); rfc2019 SMEP to 1, which the trampoline's CR4 writes leave
- * clear: a pinvm that keeps the pin and checks `(new ^ old) & pinned` lets them through, one
- * that checks `~new & pinned` refuses them and the AP does not come back (reported as such,
- * which is why this runs after the SMM checks).
- */
-static void ap_pin_for_init(uint32_t slot, uint64_t profile) {
-    (void)slot;
-    if (profile == PROFILE_JUN2020) {
-        load_cr4(read_cr4() & ~CR4_UMIP);
-        ap.pin = wrmsr_safe(MSR_JUN2020_CR4_PINNED_LOW, CR4_UMIP);
-        ap.low_before = msr_or_fault(MSR_JUN2020_CR4_PINNED_LOW);
-    } else {
-        load_cr4(read_cr4() | CR4_SMEP);
-        ap.pin = wrmsr_safe(MSR_RFC2019_CR4_PINNED, CR4_SMEP);
-    }
-}
-
+/* After INIT-SIPI: are the pins ap_own_pins set still there? */
 static void ap_after_init(uint32_t slot, uint64_t profile) {
     (void)slot;
     uint64_t cr4 = read_cr4();
     ap.cr4_at_entry = cr4;
     if (profile == PROFILE_JUN2020) {
         ap.low_after = msr_or_fault(MSR_JUN2020_CR4_PINNED_LOW);
-        ap.set_umip = load_cr4_safe(cr4 | CR4_UMIP);
-        load_cr4_safe(cr4);
+        ap.set_pinned = load_cr4_safe(cr4 | CR4_UMIP);
     } else {
-        /* Kept shows as a fault of either write (pin-to-1 refuses the clear; a pin of the
-         * current value refuses the set, since INIT left SMEP clear). */
-        ap.set_smep = load_cr4_safe(cr4 | CR4_SMEP);
-        ap.clear_smep_pinned = load_cr4_safe(cr4 & ~CR4_SMEP);
+        /* A kept SMEP pin shows as a refused set (rfc2019 pins the bit's value, which INIT made 0). */
+        ap.set_pinned = load_cr4_safe(cr4 | CR4_SMEP);
+        ap.clear_pinned = load_cr4_safe(cr4 & ~CR4_SMEP);
     }
+    load_cr4_safe(cr4);
 }
 
-static int start_ap(ap_function fn, uint64_t arg) {
+static int run_ap(ap_function fn, uint64_t arg) {
     memset((void *)&ap, 0, sizeof(ap));
-    if (smp_start_ap(AP_APIC_ID, AP_SLOT, fn, arg) != 0) return -1;
-    return 0;
+    return smp_start_ap(AP_APIC_ID, AP_SLOT, fn, arg) == 0 && smp_wait_ap(AP_SLOT) == 0;
 }
+
+/* Set when ap_own_pins ran, so that the INIT test has pins to look for. */
+static int ap_pinned;
 
 /* Per-vCPU pins on the AP (rfc2019, jun2020), while the BSP's pins are set. */
 static void test_ap_msr_profile(enum profile p) {
-    if (!cpu.smep) {
-        report_skip("ap-pins", "the CPU has no SMEP");
+    if (!cpu.smep || (p == PROFILE_JUN2020 && !cpu.umip)) {
+        report_skip("ap-pins", "the CPU has no SMEP or UMIP");
         return;
     }
-    uint64_t bsp_high = p == PROFILE_JUN2020 ? msr_or_fault(MSR_JUN2020_CR4_PINNED_HIGH) : 0;
     uint64_t bsp_cr4 = read_cr4();
-    if (start_ap(ap_own_pins, p) != 0 || smp_wait_ap(AP_SLOT) != 0) {
+    uint64_t bsp_low = p == PROFILE_JUN2020 ? msr_or_fault(MSR_JUN2020_CR4_PINNED_LOW) : 0;
+    uint64_t bsp_high = p == PROFILE_JUN2020 ? msr_or_fault(MSR_JUN2020_CR4_PINNED_HIGH) : 0;
+    if (!run_ap(ap_own_pins, p)) {
         report_skip("ap-pins", "no AP started (run with -smp 2)");
         return;
     }
-    check_eq("ap-set-smep", (uint64_t)ap.set_smep, NO_FAULT);
-    check_eq("ap-not-bound-by-bsp-pins", (uint64_t)ap.clear_smep_unpinned, NO_FAULT);
+    ap_pinned = 1;
+    check_eq("ap-set-smep", (uint64_t)ap.set_bit, NO_FAULT);
+    check_eq("ap-clear-smep-pinned-on-bsp-only", (uint64_t)ap.clear_bit, NO_FAULT);
+    check_eq("ap-pin-own-bit", (uint64_t)ap.pin, NO_FAULT);
     if (p == PROFILE_JUN2020) {
-        check_eq("ap-cr4-high-initial", ap.high_before, 0);
-        check_eq("ap-cr4-high-after-pin", ap.high_after, CR4_SMEP);
+        check_eq("ap-cr4-low-initial", ap.low_before, 0);
+        check_eq("ap-cr4-low-after-pin", ap.low_after, CR4_UMIP);
+        check_eq("ap-set-umip-pinned-low-gp", (uint64_t)ap.set_pinned, VEC_GP);
+    } else {
+        check_eq("ap-clear-smep-pinned-gp", (uint64_t)ap.clear_pinned, VEC_GP);
     }
-    check_eq("ap-pin-cr4-smep", (uint64_t)ap.pin, NO_FAULT);
-    check_eq("ap-clear-smep-pinned-gp", (uint64_t)ap.clear_smep_pinned, VEC_GP);
     /* The AP's pins are its own: the BSP's are as they were. */
     check_eq("bsp-cr4-unchanged-by-ap", read_cr4(), bsp_cr4);
-    if (p == PROFILE_JUN2020)
+    if (p == PROFILE_JUN2020) {
+        expect_msr("bsp-cr4-low-unchanged-by-ap", MSR_JUN2020_CR4_PINNED_LOW, bsp_low);
         expect_msr("bsp-cr4-high-unchanged-by-ap", MSR_JUN2020_CR4_PINNED_HIGH, bsp_high);
+    }
 }
 
-/* What INIT did to the AP's pins; compared with init=keep|clear from the command line. */
+/* What INIT did to the AP's pins, compared with init=keep|clear from the command line (default:
+ * the profile's own version, rfc2019 keep, jun2020 clear). */
 static void test_ap_init(enum profile p) {
-    if (start_ap(ap_pin_for_init, p) != 0 || smp_wait_ap(AP_SLOT) != 0) {
-        report_skip("init-pins", "no AP started (run with -smp 2)");
+    if (!ap_pinned) {
+        report_skip("init-pins", "the AP has no pins (see ap-pins)");
         return;
     }
-    check_eq("init-ap-pinned", (uint64_t)ap.pin, NO_FAULT);
-    int started = start_ap(ap_after_init, p) == 0 && smp_wait_ap(AP_SLOT) == 0;
+    int started = run_ap(ap_after_init, p);
     check_eq("init-ap-restarted", (uint64_t)started, 1);
     if (!started) return;
+    check_eq("init-ap-entry-cr4-zero", smp_ap_entry.cr4, 0);
     uint64_t kept;
     if (p == PROFILE_JUN2020) {
         kept = ap.low_after == CR4_UMIP;
-        uint64_t v[3] = {ap.low_after, (uint64_t)ap.set_umip, smp_ap_entry.cr4};
-        report_values("init-ap-cr4-low-set-umip-entry-cr4", v, 3);
+        uint64_t v[2] = {ap.low_after, (uint64_t)ap.set_pinned};
+        report_values("init-ap-cr4-low-and-set-umip", v, 2);
     } else {
-        kept = ap.set_smep != 0 || ap.clear_smep_pinned != 0;
-        uint64_t v[3] = {(uint64_t)ap.set_smep, (uint64_t)ap.clear_smep_pinned, smp_ap_entry.cr4};
-        report_values("init-ap-set-smep-clear-smep-entry-cr4", v, 3);
+        kept = ap.set_pinned != 0 || ap.clear_pinned != 0;
+        uint64_t v[2] = {(uint64_t)ap.set_pinned, (uint64_t)ap.clear_pinned};
+        report_values("init-ap-set-smep-and-clear-smep", v, 2);
     }
     serial_puts("init-pins-observed ");
     serial_puts(kept ? "keep" : "clear");
     serial_putc('\n');
-    check_eq("init-ap-entry-cr4-zero", smp_ap_entry.cr4, 0);
-    if (option_is("init", "keep"))
-        check_eq("init-pins-kept", kept, 1);
-    else if (option_is("init", "clear"))
-        check_eq("init-pins-cleared", kept, 0);
-    else
-        report_skip("init-pins-expected", "no init=keep|clear on the command line");
+    int want_keep = option_is("init", "keep") ? 1 : option_is("init", "clear") ? 0 : p == PROFILE_RFC2019;
+    check_eq(want_keep ? "init-pins-kept" : "init-pins-cleared", kept, (uint64_t)want_keep);
 }
 
 /* ---------------------------------------------------------------- SMM */
@@ -667,12 +668,11 @@ static void test_smm_violation(enum profile p) {
     }
     uint64_t after = read_cr4();
     report_values("smm-violate-cr4-after-rsm", &after, 1);
-    if (p == PROFILE_RFC2019)
-        check_eq("smm-violate-rfc2019-restored-as-is", after, cr4 & ~CR4_SMEP);
-    else if (p == PROFILE_JUN2020)
-        report("smm-violate-jun2020-vm-should-have-stopped", 0);
+    int want_exit = option_is("rsm", "exit") ? 1 : option_is("rsm", "continue") ? 0 : p == PROFILE_JUN2020;
+    if (want_exit)
+        report("smm-violate-vm-should-have-stopped", 0);
     else
-        report_skip("smm-violate-heki2024", "RSM behaviour not specified; value printed");
+        check_eq("smm-violate-restored-as-is", after, cr4 & ~CR4_SMEP);
 }
 
 /* ---------------------------------------------------------------- reset (0xCF9) */
@@ -770,7 +770,8 @@ int test_main(void) {
         apic_init();
         paging_split_user(); /* before the AP starts: it shares these tables */
         ap_go = 0;
-        int started = cpu.smep && start_ap(ap_heki, 0) == 0;
+        memset((void *)&ap, 0, sizeof(ap));
+        int started = cpu.smep && smp_start_ap(AP_APIC_ID, AP_SLOT, ap_heki, 0) == 0;
         test_heki2024();
         if (!started) {
             report_skip("ap-heki-per-vm",
@@ -778,8 +779,8 @@ int test_main(void) {
         } else {
             ap_go = 1;
             check_eq("ap-heki-wait", (uint64_t)smp_wait_ap(AP_SLOT), 0);
-            check_eq("ap-heki-set-smep", (uint64_t)ap.set_smep, NO_FAULT);
-            check_eq("ap-heki-clear-smep-gp", (uint64_t)ap.clear_smep_pinned, VEC_GP);
+            check_eq("ap-heki-set-smep", (uint64_t)ap.set_bit, NO_FAULT);
+            check_eq("ap-heki-clear-smep-gp", (uint64_t)ap.clear_pinned, VEC_GP);
             check_eq("ap-heki-clear-wp-gp", (uint64_t)ap.clear_wp, VEC_GP);
         }
         report_skip("init-pins", "heki2024 pins are per VM, not vCPU state");

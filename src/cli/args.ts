@@ -153,10 +153,12 @@ export interface RunConfig {
   /** -cpu model and feature switches. */
   cpu: CpuConfig;
   /**
-   * Serial ports in order: COM1, COM2... (-serial, repeatable; `-serial none` adds none).
+   * Serial ports by index: [0] is COM1, [1] COM2... (-serial, repeatable). A null entry
+   * is a port left out (`-serial none`: since QEMU 9.0 it takes its place, so
+   * `-serial none -serial stdio` puts stdio on COM2).
    * Default: COM1 on stdio, or no port with -nodefaults.
    */
-  serial: CharBackend[];
+  serial: (CharBackend | null)[];
   /** The port-E9 debug console (-debugcon); null = not connected (default). */
   debugcon: CharBackend | null;
   /** isa-debug-exit placement (-device isa-debug-exit), or null for no such device. */
@@ -272,7 +274,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     qemu: true,
     repeatable: true,
     arg: "stdio|file:PATH|null|none",
-    help: "next serial port, COM1 to COM4 (default COM1 on stdio)",
+    help: "next serial port, COM1 to COM4; none leaves one out (default COM1 on stdio)",
   },
   debugcon: {
     value: true,
@@ -827,16 +829,15 @@ function parse(argv: readonly string[]): ParseResult {
 
   // Character devices.
   const serialFlags = all("serial");
-  const serial: CharBackend[] = [];
+  const serial: (CharBackend | null)[] = [];
   for (const o of serialFlags) {
     const backend = parseCharBackend("serial", o.value!);
-    if (backend === null) continue;
     if (serial.length === MAX_SERIAL_PORTS) {
       throw new UsageError(`-serial ${o.value}: at most ${MAX_SERIAL_PORTS} serial ports (COM1 to COM4)`);
     }
-    if (backend.kind === "stdio" && serial.some((b) => b.kind === "stdio")) {
+    if (backend?.kind === "stdio" && serial.some((b) => b?.kind === "stdio")) {
       throw new UsageError(
-        `-serial stdio: stdio is already used by COM${serial.findIndex((b) => b.kind === "stdio") + 1}`,
+        `-serial stdio: stdio is already used by COM${serial.findIndex((b) => b?.kind === "stdio") + 1}`,
       );
     }
     serial.push(backend);
@@ -994,7 +995,7 @@ export function toMachineConfig(config: RunConfig): MachineConfig {
   if (config.boot.kind === "bios") unsupported("-bios");
   if (config.boot.kind === "snapshot") unsupported("--snapshot-load");
   if (config.boot.kind === "kernel" && config.boot.initrd.length > 0) unsupported("-initrd");
-  if (config.serial.length > 1 || config.serial.some((b) => b.kind === "file"))
+  if (config.serial.length > 1 || config.serial.some((b) => b?.kind === "file"))
     unsupported("-serial file: or COM2-4");
   if (config.debugcon?.kind === "file") unsupported("-debugcon file:");
   if (config.vcpuCount > 1) unsupported("-smp above 1");
@@ -1009,7 +1010,7 @@ export function toMachineConfig(config: RunConfig): MachineConfig {
     kernel: config.boot.kind === "kernel" ? config.boot.path : undefined,
     append: config.boot.kind === "kernel" ? config.boot.append : undefined,
     memoryBytes: config.memoryBytes,
-    serial: config.serial.length === 1 && config.serial[0].kind === "stdio" ? "stdio" : "none",
+    serial: config.serial.length === 1 && config.serial[0]?.kind === "stdio" ? "stdio" : "none",
     debugcon: config.debugcon?.kind === "stdio" ? "stdio" : "none",
     debugExit: config.debugExit ?? undefined,
     noReboot: config.noReboot,

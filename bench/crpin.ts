@@ -1,0 +1,335 @@
+/**
+ * CR-pinning benchmark: what pinning costs a guest that writes CR4, and what it costs one that
+ * does not. Runs guests/build/bench_crpin.elf (guests/bench_crpin.c) under the `pinvm` command
+ * with `--cr-pin off`, `rfc2019` and `jun2020` (the guest pins CR0.WP and CR4.SMEP/SMAP/UMIP
+ * through whatever it is offered), and under `qemu-system-x86_64 -accel tcg` for reference, in
+ * one run.
+ *
+ * The guest times three loops of the same shape (a plain register move, MOV CR4 of the value
+ * CR4 holds, MOV CR4 flipping the unpinned OSXMMEXCPT), `rounds` times in turn, each between
+ * `BENCH START <loop>` and `BENCH END <loop>` lines. This script takes the wall time between the
+ * two lines as they arrive on the child's stdout (process.hrtime), drops the first round
+ * (warm-up: pinvm compiles the loops on their first pass), and reports the median per loop and
+ * configuration in ns per iteration, then:
+ *  - the pinning overhead of each CR4 loop: pinned / off - 1 (the target is at most 1 %);
+ *  - the difference of the plain loop between pinned and off (should be noise: pinning must not
+ *    touch code without CR writes).
+ * The guest also prints RDTSC cycles per loop; under pinvm the TSC follows retired
+ * instructions, so it shows the same count with and without pinning and is printed only for
+ * reference (under QEMU it is host time).
+ *
+ * pinvm runs as a child process (`node dist/src/cli/main.js`) so that it is measured exactly as
+ * a user runs it, flags included; a configuration the CLI rejects (an older build without
+ * --cr-pin) is reported and skipped. Benchmarks never fail on time: the exit status is 0 unless
+ * no run could be made at all.
+ *
+ * Usage: node dist/bench/crpin.js [--iterations N] [--rounds N] [--runs N] [--qemu-iterations N]
+ *                                 [--no-qemu] [--profiles rfc2019,jun2020] [--guest path]
+ */
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { qemuAvailable, qemuCommandLine, repoRoot } from "../test/oracle/qemu.js";
+
+/** The loops the guest times, in its order. */
+export const LOOPS = ["plain", "cr4-same", "cr4-toggle"] as const;
+
+/** One of the guest's loops. */
+export type LoopName = (typeof LOOPS)[number];
+
+/** Command-line options. */
+export interface CrpinBenchOptions {
+  /** The guest image. */
+  guest: string;
+  /** The pinvm CLI script. */
+  cli: string;
+  /** Iterations of each loop per round under pinvm. */
+  iterations: number;
+  /** Rounds per run (the first is dropped as warm-up when there are more). */
+  rounds: number;
+  /** Runs per pinvm configuration (interleaved across configurations). */
+  runs: number;
+  /** Iterations per loop under QEMU (QEMU is much faster). */
+  qemuIterations: number;
+  /** Whether to run QEMU. */
+  qemu: boolean;
+  /** Pinning profiles measured against `--cr-pin off`. */
+  profiles: string[];
+}
+
+/** What one guest run produced. */
+export interface GuestRun {
+  /** What the guest printed on COM1. */
+  serial: string;
+  /** Process exit status (null when killed). */
+  exitCode: number | null;
+  /** The profile the guest reported (`bench-crpin profile=...`), or null. */
+  profile: string | null;
+  /** Seconds per iteration of each loop, one entry per measured round. */
+  secondsPerIteration: Map<LoopName, number[]>;
+  /** RDTSC cycles per iteration of each loop, one entry per measured round. */
+  tscPerIteration: Map<LoopName, number[]>;
+  /** The command that was run. */
+  command: string[];
+  /** What the child wrote on stderr. */
+  stderr: string;
+}
+
+/** Parses the command line. */
+export function parseArgs(argv: string[]): CrpinBenchOptions {
+  const root = repoRoot(import.meta.url);
+  const o: CrpinBenchOptions = {
+    guest: join(root, "guests", "build", "bench_crpin.elf"),
+    cli: join(root, "dist", "src", "cli", "main.js"),
+    iterations: 200_000,
+    rounds: 4,
+    runs: 2,
+    qemuIterations: 2_000_000,
+    qemu: true,
+    profiles: ["rfc2019", "jun2020"],
+  };
+  for (let n = 0; n < argv.length; n++) {
+    const a = argv[n];
+    const next = (): string => {
+      const v = argv[++n];
+      if (v === undefined) throw new Error(`${a} needs a value`);
+      return v;
+    };
+    const count = (): number => {
+      const v = Number(next());
+      if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
+      return v;
+    };
+    if (a === "--iterations") o.iterations = count();
+    else if (a === "--rounds") o.rounds = count();
+    else if (a === "--runs") o.runs = count();
+    else if (a === "--qemu-iterations") o.qemuIterations = count();
+    else if (a === "--no-qemu") o.qemu = false;
+    else if (a === "--profiles") o.profiles = next().split(",").filter(Boolean);
+    else if (a === "--guest") o.guest = next();
+    else if (a === "--cli") o.cli = next();
+    else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
+}
+
+/**
+ * Runs one command whose stdout is the guest's COM1 and times the BENCH lines as they arrive.
+ * `iterations` converts loop times into per-iteration figures; round 0 is dropped when
+ * `rounds` > 1.
+ */
+export function runGuest(command: string[], iterations: number, rounds: number): Promise<GuestRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+    let serial = "";
+    let pending = "";
+    let stderr = "";
+    const started = new Map<string, bigint>();
+    const round = new Map<string, number>();
+    const seconds = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
+    const tsc = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
+    const measured = (r: number): boolean => rounds === 1 || r > 0;
+    const timer = setTimeout(() => child.kill("SIGKILL"), 1_800_000);
+    child.stdout.on("data", (chunk: Buffer) => {
+      const now = process.hrtime.bigint();
+      const text = chunk.toString("latin1");
+      serial += text;
+      pending += text;
+      let nl: number;
+      while ((nl = pending.indexOf("\n")) >= 0) {
+        const line = pending.slice(0, nl).replace(/\r$/, "");
+        pending = pending.slice(nl + 1);
+        const marker = /^BENCH (START|END) (\S+)$/.exec(line);
+        const loop = marker?.[2] as LoopName | undefined;
+        if (marker && loop && seconds.has(loop)) {
+          if (marker[1] === "START") {
+            started.set(loop, now);
+          } else if (started.has(loop)) {
+            const r = round.get(loop) ?? 0;
+            round.set(loop, r + 1);
+            if (measured(r)) seconds.get(loop)!.push(Number(now - started.get(loop)!) / 1e9 / iterations);
+          }
+        }
+        const t = /^bench-crpin (\S+) round=(\d+) iterations=\d+ tsc=(\d+)$/.exec(line);
+        const tl = t?.[1] as LoopName | undefined;
+        if (t && tl && tsc.has(tl) && measured(Number(t[2]))) tsc.get(tl)!.push(Number(t[3]) / iterations);
+      }
+    });
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({
+        serial,
+        exitCode: code,
+        profile: /^bench-crpin profile=(\S+)/m.exec(serial)?.[1] ?? null,
+        secondsPerIteration: seconds,
+        tscPerIteration: tsc,
+        command,
+        stderr,
+      });
+    });
+  });
+}
+
+/** The pinvm command line for one pinning profile ("off" included). */
+export function pinvmCommand(o: CrpinBenchOptions, profile: string): string[] {
+  return [
+    process.execPath,
+    o.cli,
+    "-kernel",
+    o.guest,
+    "-append",
+    `iterations=${o.iterations} rounds=${o.rounds}`,
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-device",
+    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    "--cr-pin",
+    profile,
+  ];
+}
+
+/** Per-configuration medians over every measured round of every run. */
+interface Summary {
+  label: string;
+  profileSeen: string;
+  nsPerIteration: Record<LoopName, number>;
+  tscPerIteration: Record<LoopName, number>;
+}
+
+function summarize(label: string, runs: GuestRun[]): Summary {
+  const ns = {} as Record<LoopName, number>;
+  const tsc = {} as Record<LoopName, number>;
+  for (const l of LOOPS) {
+    ns[l] = median(runs.flatMap((r) => r.secondsPerIteration.get(l)!)) * 1e9;
+    tsc[l] = median(runs.flatMap((r) => r.tscPerIteration.get(l)!));
+  }
+  const seen = [...new Set(runs.map((r) => r.profile ?? "?"))].join("/");
+  return { label, profileSeen: seen, nsPerIteration: ns, tscPerIteration: tsc };
+}
+
+function describeRun(run: GuestRun): string {
+  const tail = run.serial.split("\n").slice(-6).join("\n  | ");
+  const err = run.stderr.trim().split("\n").slice(-3).join("\n  ! ");
+  return `exit ${run.exitCode}; command: ${run.command.join(" ")}\n  | ${tail}${err ? `\n  ! ${err}` : ""}`;
+}
+
+function fmt(x: number, digits = 1): string {
+  return Number.isFinite(x) ? x.toFixed(digits) : "n/a";
+}
+
+function percent(pinned: number, off: number): string {
+  if (!Number.isFinite(pinned) || !Number.isFinite(off) || off <= 0) return "n/a";
+  const p = (pinned / off - 1) * 100;
+  return `${p >= 0 ? "+" : ""}${p.toFixed(2)}%`;
+}
+
+function printSummary(s: Summary): void {
+  const cells = LOOPS.map((l) => `${l} ${fmt(s.nsPerIteration[l])} ns (tsc ${fmt(s.tscPerIteration[l])})`);
+  console.log(`${s.label.padEnd(16)} guest saw profile ${s.profileSeen.padEnd(9)} ${cells.join(" | ")}`);
+}
+
+/** The benchmark; returns the exit status. */
+export async function main(o: CrpinBenchOptions = parseArgs(process.argv.slice(2))): Promise<number> {
+  if (!existsSync(o.guest)) {
+    console.error(`guest image ${o.guest} not found: run \`make -C guests\` first`);
+    return 2;
+  }
+  if (!existsSync(o.cli)) {
+    console.error(`pinvm CLI ${o.cli} not found: run \`npm run build\` first`);
+    return 2;
+  }
+  console.log(`guest: ${o.guest}`);
+  console.log(
+    `pinvm: ${o.iterations} iterations per loop, ${o.rounds} rounds (first dropped), ${o.runs} runs per configuration`,
+  );
+  const configs = ["off", ...o.profiles];
+  const runs = new Map<string, GuestRun[]>(configs.map((c) => [c, []]));
+  const rejected = new Set<string>();
+  for (let n = 0; n < o.runs; n++) {
+    for (const config of n % 2 === 0 ? configs : [...configs].reverse()) {
+      if (rejected.has(config)) continue;
+      const run = await runGuest(pinvmCommand(o, config), o.iterations, o.rounds);
+      const complete = LOOPS.every((l) => run.secondsPerIteration.get(l)!.length > 0);
+      if (!complete) {
+        console.log(`pinvm --cr-pin ${config}: no complete measurement, skipped: ${describeRun(run)}`);
+        rejected.add(config);
+        continue;
+      }
+      if (config !== "off" && run.profile !== config)
+        console.log(`pinvm --cr-pin ${config}: the guest saw profile ${run.profile}: pinning is not active`);
+      runs.get(config)!.push(run);
+    }
+  }
+  const summaries = configs
+    .filter((c) => runs.get(c)!.length > 0)
+    .map((c) => summarize(`pinvm ${c}`, runs.get(c)!));
+  for (const s of summaries) printSummary(s);
+
+  let qemu: Summary | null = null;
+  if (o.qemu && qemuAvailable()) {
+    const command = qemuCommandLine(o.guest, {
+      accel: "tcg",
+      cpu: "max,vendor=GenuineIntel",
+      extraArgs: ["-append", `iterations=${o.qemuIterations} rounds=${o.rounds}`],
+    });
+    const run = await runGuest(command, o.qemuIterations, o.rounds);
+    if (LOOPS.every((l) => run.secondsPerIteration.get(l)!.length > 0)) {
+      qemu = summarize("QEMU TCG", [run]);
+      printSummary(qemu);
+    } else {
+      console.log(`qemu: no complete measurement: ${describeRun(run)}`);
+    }
+  } else if (o.qemu) {
+    console.log("qemu: qemu-system-x86_64 not found; skipping the reference run");
+  }
+
+  const off = summaries.find((s) => s.label === "pinvm off");
+  if (!off) {
+    console.log("RESULT no pinvm measurement without pinning: nothing to compare");
+    return summaries.length === 0 && qemu === null ? 1 : 0;
+  }
+  const parts: string[] = [];
+  for (const s of summaries) {
+    if (s === off) continue;
+    const name = s.label.replace(/^pinvm /, "");
+    parts.push(
+      `${name}: mov-cr4 ${percent(s.nsPerIteration["cr4-same"], off.nsPerIteration["cr4-same"])}, ` +
+        `toggle ${percent(s.nsPerIteration["cr4-toggle"], off.nsPerIteration["cr4-toggle"])}, ` +
+        `plain ${percent(s.nsPerIteration.plain, off.nsPerIteration.plain)}`,
+    );
+  }
+  const reference = qemu
+    ? ` | QEMU TCG mov-cr4 ${fmt(qemu.nsPerIteration["cr4-same"])} ns, plain ${fmt(qemu.nsPerIteration.plain, 2)} ns`
+    : "";
+  console.log(
+    `RESULT pinning overhead vs --cr-pin off (target <= 1% on mov-cr4): ${parts.join(" | ") || "n/a"} | ` +
+      `pinvm off mov-cr4 ${fmt(off.nsPerIteration["cr4-same"])} ns, plain ${fmt(off.nsPerIteration.plain, 2)} ns` +
+      reference,
+  );
+  return 0;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      console.error(e);
+      process.exitCode = 2;
+    },
+  );
+}

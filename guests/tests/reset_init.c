@@ -12,7 +12,7 @@
  *                GPRs 0, EFLAGS 2, data segments 0, CR0 = ET (CD/NW as they were), CR2-4 0,
  *                DR6 FFFF0FF0H, DR7 400H, EFER 0, GDTR/IDTR base 0 limit FFFFH, x87 and MXCSR.
  *   The AP then changes what INIT must keep (STAR, LSTAR, PAT, MTRRphysBase0, x87 control word
- *   and ST0, XMM0, MXCSR) and what INIT must reset (CR2, DR6, DR7, APIC TPR/SVR/LVT timer),
+ *   and ST0, XMM0, MXCSR, XCR0) and what INIT must reset (CR2, DR6, DR7, APIC TPR/SVR/LVT timer),
  *   reads its TSC and halts; the BSP sends INIT-SIPI-SIPI again:
  *   ap.init.*    the second SIPI entry: INIT-reset rows reset, CR0.CD/NW kept (0), MSRs,
  *                x87/SSE state, APIC ID kept, TSC not reset (larger than before the INIT).
@@ -74,6 +74,7 @@ struct ap_report {
     uint64_t mxcsr;
     uint64_t star, lstar, pat, mtrr_base;
     uint64_t mtrr_written; /* MTRRphysBase0 read back after the write */
+    uint64_t xcr0;         /* XGETBV(0) with CR4.OSXSAVE set, when CPUID has XSAVE */
     uint64_t apic_base;
     uint64_t apic_id, tpr, svr, lvt_timer;
     uint64_t cr0;
@@ -113,8 +114,28 @@ static void read_x87_env(volatile struct ap_report *r) {
     r->ftw = env[2] & 0xFFFF;
 }
 
+/* CPUID.1:ECX.XSAVE[26]. */
+static int has_xsave(void) {
+    uint32_t r[4];
+    cpuid_count(1, 0, r);
+    return (r[2] >> 26) & 1;
+}
+
+/* The XCR0 value the first run writes: x87, plus SSE when XCR0 supports it (CPUID.0DH.0:EAX). */
+static uint64_t xcr0_test_value(void) {
+    uint32_t r[4];
+    cpuid_count(0xD, 0, r);
+    return 1 | (r[0] & 2);
+}
+
 static void read_ap_state(volatile struct ap_report *r) {
     enable_sse();
+    if (has_xsave()) {
+        uint32_t lo, hi;
+        load_cr4(read_cr4() | CR4_OSXSAVE);
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        r->xcr0 = ((uint64_t)hi << 32) | lo;
+    }
     r->mxcsr = read_mxcsr();
     read_x87_env(r);
     r->star = rdmsr(MSR_IA32_STAR);
@@ -145,6 +166,10 @@ static void ap_first_run(uint32_t cpu, uint64_t arg) {
     if (ap_first.mtrr_ok) {
         wrmsr_safe(MSR_IA32_MTRR_PHYSBASE0, AP_MTRR_BASE);
         ap_first.mtrr_written = rdmsr(MSR_IA32_MTRR_PHYSBASE0);
+    }
+    if (has_xsave()) {
+        uint64_t x = xcr0_test_value();
+        __asm__ volatile("xsetbv" ::"c"(0), "a"((uint32_t)x), "d"((uint32_t)(x >> 32)));
     }
     load_cr2(AP_CR2);
     __asm__ volatile("mov %0, %%dr6; mov %1, %%dr7" ::"r"(AP_DR6), "r"(AP_DR7));
@@ -261,6 +286,8 @@ static void first_ap_checks(void) {
     check_eq("ap.sipi1.fsw", sipi1.fsw, 0);
     check_sdm("ap.sipi1.ftw", sipi1.ftw, 0x5555, 0xFFFF, "tcg-reset-ftw");
     check_eq("ap.sipi1.mxcsr", ap_first.mxcsr, 0x1F80);
+    if (has_xsave()) check_eq("ap.sipi1.xcr0", ap_first.xcr0, 1); /* x87 only after power-up */
+    else report_skip("ap.sipi1.xcr0", "CPUID.1:ECX.XSAVE[26]=0");
     check_eq("ap.sipi1.apic-id", ap_first.apic_id, AP_APIC_ID);
     check_eq("ap.sipi1.apic-base", ap_first.apic_base, APIC_BASE_AP);
     value_line("ap.sipi1.cr0", sipi1.cr0);
@@ -291,6 +318,8 @@ static void first_ap_checks(void) {
     check_eq("ap.init.st0-significand-kept", ap_second.st0_significand, PI_SIGNIFICAND);
     check_eq("ap.init.st0-exponent-kept", ap_second.st0_exponent, PI_EXPONENT);
     check_eq("ap.init.mxcsr-kept", ap_second.mxcsr, AP_MXCSR);
+    if (has_xsave()) check_eq("ap.init.xcr0-kept", ap_second.xcr0, xcr0_test_value());
+    else report_skip("ap.init.xcr0-kept", "CPUID.1:ECX.XSAVE[26]=0");
     check_eq("ap.init.xmm0-lo-kept", ap_second.xmm0_lo, XMM_PATTERN_LO);
     check_eq("ap.init.xmm0-hi-kept", ap_second.xmm0_hi, XMM_PATTERN_HI);
     check("ap.init.tsc-not-reset", sipi2.tsc > tsc_before_init);

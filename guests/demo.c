@@ -148,6 +148,7 @@ static uint64_t pin(enum profile p, uint64_t cr4) {
     put(f0 ? " (refused!)" : "");
     put(", CR4:");
     put_cr4_bits(want);
+    put(want ? "" : " nothing allowed");
     put(f4 ? " (refused!)" : "");
     put("\n");
     return f4 ? 0 : want;
@@ -409,7 +410,9 @@ int test_main(void) {
     if (p != PROFILE_NONE) pin(p, cr4);
     attack();
     init_sipi(p);
-    if (p != PROFILE_NONE) {
+    int cmos = cmos_read(CMOS_BOOT_COUNT_INDEX) == 1 && cmos_read(CMOS_BOOT_CHECK_INDEX) == (1 ^ 0xA5);
+    if (p != PROFILE_NONE && !cmos) put("\n(no CMOS RAM to count boots in: not rebooting)\n");
+    if (p != PROFILE_NONE && cmos) {
         put("\nrebooting through port 0xCF9 to show that a reset clears the pins\n\n");
         cmos_write(CMOS_DEMO_PROFILE, (uint8_t)p);
         system_reset_cf9();

@@ -531,7 +531,10 @@ static void ap_heki(uint32_t slot, uint64_t unused) {
     (void)unused;
     uint64_t cr4 = read_cr4();
     ap.cr4_at_entry = cr4;
-    ap.set_bit = load_cr4_safe(cr4 | CR4_SMEP);
+    /* Not load_cr4_safe yet: the BSP is running its checks, and fault recovery is one global
+     * of the runtime; nothing is locked yet, so this write cannot fault. */
+    load_cr4(cr4 | CR4_SMEP);
+    ap.set_bit = (read_cr4() & CR4_SMEP) ? 0 : -1;
     for (uint64_t n = 0; !ap_go && n < 4000000000UL; n++) __asm__ volatile("pause");
     ap.clear_pinned = load_cr4_safe(read_cr4() & ~CR4_SMEP);
     ap.clear_wp = load_cr0_safe(read_cr0() & ~CR0_WP);

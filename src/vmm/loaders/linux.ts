@@ -276,7 +276,10 @@ export function loadLinux(
 
   // Command line.
   const commandLine = options.commandLine ?? "";
-  if (!/^[\x01-\x7f]*$/.test(commandLine)) throw new LoaderError("command line must be ASCII without NUL");
+  for (let i = 0; i < commandLine.length; i++) {
+    const c = commandLine.charCodeAt(i);
+    if (c === 0 || c > 0x7f) throw new LoaderError(`command line must be ASCII without NUL (character ${i})`);
+  }
   const maxCmdline = Math.min(header.cmdlineSize, CMDLINE_AREA - 1);
   if (commandLine.length > maxCmdline) {
     throw new LoaderError(

@@ -169,6 +169,8 @@ export class Cpu {
   interruptShadow = false;
   /** Set by the hypervisor when an external interrupt is pending (INTR asserted). */
   intrPending = false;
+  /** Execute one instruction at a time without blocks (host single-stepping; slow). */
+  singleStep = false;
   /** Set by the hypervisor when an NMI is pending. */
   nmiPending = false;
   /** NMI blocked (between NMI delivery and the next IRET, and in SMM: SDM Vol.3 34.8). */
@@ -898,6 +900,11 @@ export class Cpu {
         // it — unless the instruction was abandoned by an exit: it runs again, still shadowed.
         if (!this.stepOne()) return "exit";
         this.interruptShadow = false;
+        continue;
+      }
+      if (this.singleStep) {
+        // Host-requested single stepping (the hypervisor's guest debugging): one instruction.
+        if (!this.stepOne()) return "exit";
         continue;
       }
       let executed = 0;

@@ -1,10 +1,49 @@
 /**
  * src/hv, the hypervisor layer (our KVM): Hypervisor -> Vm -> Vcpu, with run() returning a
- * closed union of exits and plain-object register access. The VMM imports from here only.
+ * closed union of exits and plain-object register access, the local APICs, and the
+ * paravirtual interface (KVM CPUID leaves, hypercalls, CR pinning). The VMM imports from
+ * here only.
  */
 export { Hypervisor, HV_API_VERSION } from "./hypervisor.js";
-export { Vm, MAX_MEMORY_BYTES, type VmOptions } from "./vm.js";
-export { Vcpu, DEFAULT_RUN_BUDGET, type PortIoHandler } from "./vcpu.js";
-export type { VcpuExit, HltExit, ShutdownExit, BudgetExhaustedExit, StoppedExit } from "./exits.js";
-export type { Regs, Sregs, Segment, DescriptorTable } from "./state.js";
+export { Vm, MAX_MEMORY_BYTES, MAX_VCPUS, type VmOptions, type InterruptMessage } from "./vm.js";
+export {
+  Vcpu,
+  DEFAULT_RUN_BUDGET,
+  MSR_SMBASE,
+  MSR_TSC_DEADLINE,
+  type PortIoHandler,
+  type VcpuResetKind,
+  type GuestDebug,
+  type VcpuHvState,
+} from "./vcpu.js";
+export type {
+  VcpuExit,
+  IoInExit,
+  IoOutExit,
+  MmioReadExit,
+  MmioWriteExit,
+  HltExit,
+  ShutdownExit,
+  SystemEventExit,
+  SystemEvent,
+  InternalErrorExit,
+  DebugExit,
+  CrPinViolationExit,
+  BudgetExhaustedExit,
+  StoppedExit,
+} from "./exits.js";
+export {
+  MP_STATES,
+  type Regs,
+  type Sregs,
+  type Segment,
+  type DescriptorTable,
+  type Fpu,
+  type DebugRegs,
+  type MsrEntry,
+  type MpState,
+  type VcpuEvents,
+  type CpuidEntry,
+} from "./state.js";
 export { HvError, type HvErrorCode } from "./errors.js";
+export type { PinProfile, PinningOptions, Violation } from "./paravirt/cr-pinning.js";

@@ -130,3 +130,95 @@ export const SREGS_KEYS: readonly (keyof Sregs)[] = [
   "cr8",
   "efer",
 ];
+
+/**
+ * x87 and SSE state (KVM_GET_FPU / KVM_SET_FPU, `struct kvm_fpu`). `st` holds the eight data
+ * registers in stack order ST(0)..ST(7), each as 10 little-endian bytes (the FXSAVE layout);
+ * `ftw` is the full 16-bit tag word (2 bits per physical register, SDM Vol.1 8.1.7).
+ */
+export interface Fpu {
+  fcw: number;
+  fsw: number;
+  ftw: number;
+  /** Last x87 opcode (11 bits). */
+  fop: number;
+  /** Last instruction pointer and its CS selector. */
+  fip: bigint;
+  fcs: number;
+  /** Last data pointer and its DS selector. */
+  fdp: bigint;
+  fds: number;
+  st: Uint8Array[];
+  /** XMM0..XMM15, 16 little-endian bytes each. */
+  xmm: Uint8Array[];
+  mxcsr: number;
+}
+
+/** Every key an Fpu object has. */
+export const FPU_KEYS: readonly (keyof Fpu)[] = [
+  "fcw",
+  "fsw",
+  "ftw",
+  "fop",
+  "fip",
+  "fcs",
+  "fdp",
+  "fds",
+  "st",
+  "xmm",
+  "mxcsr",
+];
+
+/** DR0-DR3, DR6, DR7 (KVM_GET_DEBUGREGS / KVM_SET_DEBUGREGS). */
+export interface DebugRegs {
+  db: bigint[];
+  dr6: bigint;
+  dr7: bigint;
+}
+
+/** One MSR index and value (an entry of `struct kvm_msrs`). */
+export interface MsrEntry {
+  index: number;
+  value: bigint;
+}
+
+/**
+ * The vCPU's multiprocessing state (KVM_GET_MP_STATE / KVM_SET_MP_STATE): an AP waits for
+ * INIT ("uninitialized") and then for a SIPI ("init-received"); "sipi-received" is a SIPI
+ * that has arrived but not yet started the processor; "halted" is HLT.
+ */
+export type MpState = "uninitialized" | "init-received" | "sipi-received" | "runnable" | "halted";
+
+/** All MpState values. */
+export const MP_STATES: readonly MpState[] = [
+  "uninitialized",
+  "init-received",
+  "sipi-received",
+  "runnable",
+  "halted",
+];
+
+/**
+ * Pending and blocked events (KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS). pinvm delivers
+ * exceptions inside the instruction that raises them, so none is ever pending between
+ * run() calls; the field exists to keep KVM's shape and must be null when set.
+ */
+export interface VcpuEvents {
+  exception: null;
+  /** One-instruction interrupt shadow after STI / MOV SS. */
+  interruptShadow: boolean;
+  nmi: { pending: boolean; masked: boolean };
+  smi: { smm: boolean; pending: boolean; latchedInit: boolean };
+  /** A SIPI vector received in wait-for-SIPI and not yet acted on, or -1. */
+  sipiVector: number;
+}
+
+/** One CPUID leaf/subleaf as the guest sees it (an entry of `struct kvm_cpuid2`). */
+export interface CpuidEntry {
+  function: number;
+  index: number;
+  eax: number;
+  ebx: number;
+  ecx: number;
+  edx: number;
+}

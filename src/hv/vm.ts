@@ -1,21 +1,43 @@
 /**
- * A virtual machine: guest-physical memory (one ArrayBuffer, owned here) and its vCPUs,
- * plus the port-I/O handler the VMM registers for them. The KVM_CREATE_VM object.
+ * A virtual machine: guest-physical memory (one ArrayBuffer, owned here), its vCPUs with
+ * their local APICs, the VM-wide CR-pinning configuration, the VM clock, and the
+ * synchronous port-I/O and MMIO handlers the VMM registers. The KVM_CREATE_VM object.
+ *
+ * Interrupts reach the vCPUs as in KVM with a userspace PIC/IOAPIC: `deliverInterrupt`
+ * (an IOAPIC redirection or an MSI, KVM_SIGNAL_MSI) goes to the local APICs it addresses,
+ * `vcpu.setExtInt` is the i8259's INTR line into the BSP. IPIs between vCPUs are routed
+ * here (the ApicBus). The xAPIC page at each APIC's base is MMIO that goes to the APIC of
+ * the vCPU performing the access, as on hardware.
  */
 import { Cpu } from "../cpu/cpu.js";
 import "../cpu/ops/index.js"; // registers every instruction group with the decoder
-import { PhysicalMemory } from "../cpu/memory.js";
+import { PhysicalMemory, type MmioHandler } from "../cpu/memory.js";
+import { LocalApic } from "./apic/local-apic.js";
+import { routeIpi } from "./apic/destination.js";
+import type { ApicBus, Ipi } from "./apic/ipi.js";
 import { HvError } from "./errors.js";
+import type { SystemEvent } from "./exits.js";
+import { VmPinning, type PinningOptions } from "./paravirt/cr-pinning.js";
 import { Vcpu, type PortIoHandler, type VcpuHost } from "./vcpu.js";
 
 /** Options of Hypervisor.createVm. */
 export interface VmOptions {
   /** Guest RAM in bytes, mapped at guest-physical 0; rounded up to 4 KiB. */
   memoryBytes: number;
+  /** CR pinning: ABI profile and options (default: profile "off"). */
+  pinning?: PinningOptions;
+  /** What a refused CR write does besides #GP: "log" (audit log only) or "exit" (also a run() exit). */
+  violations?: "log" | "exit";
 }
 
 /** Largest RAM size: guest RAM must stay below the 32-bit PCI hole at 3.75 GiB. */
 export const MAX_MEMORY_BYTES = 0xf000_0000;
+
+/** Most vCPUs a VM can have (xAPIC physical IDs 0..254; a practical limit for one thread). */
+export const MAX_VCPUS = 64;
+
+/** Default local APIC base (SDM Vol.3 10.4.1). */
+const APIC_DEFAULT_BASE = 0xfee0_0000;
 
 /** Port I/O with nothing attached: reads see all-ones (open bus), writes vanish. */
 const OPEN_BUS: PortIoHandler = {
@@ -23,13 +45,31 @@ const OPEN_BUS: PortIoHandler = {
   write: () => {},
 };
 
+/** An interrupt message to local APICs: an IOAPIC redirection entry or an MSI (SDM 10.11). */
+export interface InterruptMessage {
+  vector: number;
+  deliveryMode: "fixed" | "lowest-priority" | "smi" | "nmi" | "init" | "extint";
+  destinationMode: "physical" | "logical";
+  destination: number;
+  trigger: "edge" | "level";
+}
+
 /** A virtual machine. Create with `hypervisor.createVm(...)`. */
-export class Vm implements VcpuHost {
+export class Vm implements VcpuHost, ApicBus {
   /** Guest-physical memory, shared by all vCPUs. */
   readonly memory: PhysicalMemory;
   /** Where the vCPUs' port I/O goes; set with setPortIoHandler. */
   portIo: PortIoHandler = OPEN_BUS;
+  /** The VM's CR-pinning configuration, shared pins (heki2024) and audit log. */
+  readonly pinning: VmPinning;
+  /** Whether a refused CR write also returns a `cr-pin-violation` exit. */
+  readonly violationExits: boolean;
   private readonly vcpus = new Map<number, Vcpu>();
+  private clock = 0;
+  private pendingEvent: SystemEvent | null = null;
+  private current: Vcpu | null = null;
+  private readonly apicPages = new Set<number>();
+  private eoiListener: (vector: number) => void = () => {};
 
   /** Creates a VM; use Hypervisor.createVm, which validates the options. */
   constructor(options: VmOptions) {
@@ -40,7 +80,18 @@ export class Vm implements VcpuHost {
         `memoryBytes: expected an integer from 4096 to ${MAX_MEMORY_BYTES} (3.75 GiB), got ${String(bytes)}`,
       );
     }
+    const violations = options.violations ?? "log";
+    if (violations !== "log" && violations !== "exit") {
+      throw new HvError("bad-argument", `violations: expected "log" or "exit", got ${String(violations)}`);
+    }
+    try {
+      this.pinning = new VmPinning(options.pinning ?? { profile: "off" });
+    } catch (e) {
+      throw e instanceof HvError ? e : new HvError("bad-argument", `pinning: ${(e as Error).message}`);
+    }
+    this.violationExits = violations === "exit";
     this.memory = new PhysicalMemory(bytes);
+    this.mapApicPage(APIC_DEFAULT_BASE);
   }
 
   /** Guest RAM size in bytes. */
@@ -83,25 +134,196 @@ export class Vm implements VcpuHost {
     this.portIo = handler;
   }
 
+  /** Marks [start, start+length) as MMIO served synchronously by `handler`. */
+  addMmio(start: number, length: number, handler: MmioHandler): void {
+    this.checkRange(start, length);
+    this.memory.addMmio(start, length, handler);
+  }
+
+  /** Marks [start, start+length) as MMIO that leaves run() as mmio-read/mmio-write exits. */
+  addMmioExitRange(start: number, length: number): void {
+    this.checkRange(start, length);
+    const running = (): Vcpu => {
+      if (this.current === null) throw new HvError("bad-state", "MMIO exit range accessed by the host");
+      return this.current;
+    };
+    this.memory.addMmio(start, length, {
+      read: (address, size) => running().mmioExitRead(address, size),
+      write: (address, size, value) => running().mmioExitWrite(address, size, value),
+    });
+  }
+
+  private checkRange(start: number, length: number): void {
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(length) ||
+      start < 0 ||
+      length <= 0 ||
+      start + length > 2 ** 32
+    ) {
+      throw new HvError(
+        "bad-memory",
+        `MMIO range 0x${String(start)} + ${String(length)} must lie below 4 GiB`,
+      );
+    }
+  }
+
+  /** The xAPIC page at `base`: accesses go to the APIC of the vCPU that makes them. */
+  private mapApicPage(base: number): void {
+    if (this.apicPages.has(base)) return;
+    this.apicPages.add(base);
+    this.memory.addMmio(base, 0x1000, {
+      read: (address, size) => {
+        const apic = this.current?.apic;
+        if (!apic || !apic.xapicEnabled || apic.mmioBase !== base)
+          return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffff_ffff;
+        return apic.readMmio(address - base, size);
+      },
+      write: (address, size, value) => {
+        const vcpu = this.current;
+        if (!vcpu || !vcpu.apic.xapicEnabled || vcpu.apic.mmioBase !== base) return;
+        vcpu.apic.writeMmio(address - base, size, value);
+        vcpu.kick();
+      },
+    });
+  }
+
   /**
-   * Creates vCPU `id` in its power-up state (real mode, CS:IP = F000:FFF0). This first cut
-   * supports one vCPU per VM: the decoded-code cache coherence hook of the memory is
-   * per-processor until SMP arrives with the local APIC.
+   * Creates vCPU `id` in its power-up state (real mode, CS:IP = F000:FFF0). vCPU 0 is the
+   * bootstrap processor; the others start waiting for INIT (KVM's "uninitialized").
    */
   createVcpu(id: number): Vcpu {
-    if (!Number.isInteger(id) || id < 0 || id > 254) {
-      throw new HvError("bad-vcpu", `vcpu id: expected an integer in 0..254, got ${String(id)}`);
+    if (!Number.isInteger(id) || id < 0 || id >= MAX_VCPUS) {
+      throw new HvError("bad-vcpu", `vcpu id: expected an integer in 0..${MAX_VCPUS - 1}, got ${String(id)}`);
     }
     if (this.vcpus.has(id)) throw new HvError("bad-vcpu", `vcpu ${id} already exists`);
-    if (this.vcpus.size > 0)
-      throw new HvError("bad-vcpu", "this hypervisor supports one vCPU per VM for now");
-    const vcpu = new Vcpu(this, id, new Cpu(this.memory));
+    const cpu = new Cpu(this.memory);
+    const apic = new LocalApic({
+      apicId: id,
+      isBsp: id === 0,
+      bus: this,
+      now: () => cpu.icount + cpu.tscOffset,
+      onEoi: (vector) => this.eoiListener(vector),
+    });
+    const vcpu = new Vcpu(this, id, cpu, apic, this.pinning.createVcpuPinning(id));
     this.vcpus.set(id, vcpu);
+    vcpu.reset("power-on");
     return vcpu;
   }
 
   /** The vCPU with `id`, if created. */
   getVcpu(id: number): Vcpu | undefined {
     return this.vcpus.get(id);
+  }
+
+  /** All vCPUs in id order. */
+  get allVcpus(): Vcpu[] {
+    return [...this.vcpus.values()].sort((a, b) => a.id - b.id);
+  }
+
+  /** Number of vCPUs. */
+  get vcpuCount(): number {
+    return this.vcpus.size;
+  }
+
+  // ---------------------------------------------------------------- VcpuHost
+
+  /** The VM clock in nanoseconds (advanced by the VMM). */
+  now(): number {
+    return this.clock;
+  }
+
+  /** Moves the VM clock forward to `time` (never backwards). */
+  advanceClock(time: number): void {
+    if (typeof time !== "number" || !Number.isFinite(time))
+      throw new HvError("bad-value", "advanceClock: expected a number");
+    if (time > this.clock) this.clock = time;
+  }
+
+  /** The pending VM-wide event, if any. */
+  get systemEvent(): SystemEvent | null {
+    return this.pendingEvent;
+  }
+
+  /**
+   * A device asks for a reset or power-off: every vCPU's run() returns a `system-event`
+   * exit at its next instruction boundary until the VMM calls clearSystemEvent().
+   */
+  requestSystemEvent(event: SystemEvent): void {
+    if (event !== "reset" && event !== "poweroff")
+      throw new HvError("bad-value", `system event: ${String(event)}`);
+    if (this.pendingEvent === null || event === "poweroff") this.pendingEvent = event;
+    this.current?.interruptRun();
+  }
+
+  /** Acknowledges the pending system event (after the VMM acted on it). */
+  clearSystemEvent(): void {
+    this.pendingEvent = null;
+  }
+
+  /** Called by a Vcpu when its run() starts and ends. */
+  setRunning(vcpu: Vcpu | null): void {
+    this.current = vcpu;
+    if (vcpu && !this.apicPages.has(vcpu.apic.mmioBase)) this.mapApicPage(vcpu.apic.mmioBase);
+  }
+
+  /** The vCPU whose run() is executing, if any. */
+  get runningVcpu(): Vcpu | null {
+    return this.current;
+  }
+
+  // ---------------------------------------------------------------- interrupts
+
+  /** Called with the vector of every EOI for a level-triggered interrupt (for the IOAPIC). */
+  setEoiListener(listener: (vector: number) => void): void {
+    this.eoiListener = listener;
+  }
+
+  /** ApicBus: an IPI from `from`'s ICR, delivered to every APIC it addresses (SDM 10.6). */
+  sendIpi(from: LocalApic, ipi: Ipi): void {
+    const vcpus = this.allVcpus;
+    routeIpi(
+      vcpus.map((v) => v.apic),
+      from,
+      ipi,
+    );
+    for (const v of vcpus) v.kick();
+  }
+
+  /**
+   * An interrupt message from the VMM's IOAPIC or an MSI (KVM_SIGNAL_MSI), delivered to the
+   * local APICs its destination selects (SDM 10.11; the routing is the IPI routing).
+   */
+  deliverInterrupt(message: InterruptMessage): void {
+    if (typeof message !== "object" || message === null) {
+      throw new HvError("bad-argument", "deliverInterrupt: expected a message");
+    }
+    const vcpus = this.allVcpus;
+    if (vcpus.length === 0) return;
+    routeIpi(
+      vcpus.map((v) => v.apic),
+      vcpus[0].apic,
+      { ...message, level: true, shorthand: "none" },
+    );
+    for (const v of vcpus) v.kick();
+  }
+
+  /** An MSI written by a device: address FEExxxxxH and data as SDM 10.11.1/10.11.2 define them. */
+  signalMsi(address: number, data: number): void {
+    if ((address & 0xfff0_0000) !== 0xfee0_0000) {
+      throw new HvError("bad-value", `MSI address 0x${address.toString(16)} is not in the FEExxxxxH range`);
+    }
+    const modes = ["fixed", "lowest-priority", "smi", undefined, "nmi", "init", undefined, "extint"] as const;
+    const deliveryMode = modes[(data >> 8) & 7];
+    if (deliveryMode === undefined) {
+      throw new HvError("bad-value", `MSI data 0x${data.toString(16)}: reserved delivery mode`);
+    }
+    this.deliverInterrupt({
+      vector: data & 0xff,
+      deliveryMode,
+      destinationMode: address & 4 ? "logical" : "physical",
+      destination: (address >> 12) & 0xff,
+      trigger: data & 0x8000 ? "level" : "edge",
+    });
   }
 }

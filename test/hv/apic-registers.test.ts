@@ -193,7 +193,6 @@ test("x2APIC #GP: reserved bits, upper halves, non-zero EOI/ESR (SDM 10.12.1.3)"
     [0x832, 0x700n], // the timer has no delivery mode
     [0x835, 0x20000n], // LINT0 bit 17
     [0x837, 0x700n], // the error entry has no delivery mode
-    [0x830, 0x1000n], // ICR delivery status bit
     [0x830, 0x2000n], // ICR bit 13
     [0x830, 0x30000n], // ICR bits 17:16
     [0x83e, 0x4n], // DCR bit 2
@@ -206,6 +205,8 @@ test("x2APIC #GP: reserved bits, upper halves, non-zero EOI/ESR (SDM 10.12.1.3)"
   assert.equal(apic.readMsr(0x832), 0x10000n);
   assert.equal(apic.writeMsr(0x80b, 0n), true);
   assert.equal(apic.writeMsr(0x828, 0n), true);
+  assert.equal(apic.writeMsr(0x830, 0xc10ffn), true, "ICR bit 12 is ignored, not reserved (10.12.9)");
+  assert.equal(apic.readMsr(0x830), 0xc00ffn);
 });
 
 test("x2APIC ICR is one 64-bit MSR with a 32-bit destination", () => {

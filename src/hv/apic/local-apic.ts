@@ -49,7 +49,9 @@
  *   pins of a processor without an APIC (SDM Vol.3 10.4.3).
  * - Fixed IPIs with a vector below 16 are sent (ESR "send illegal vector") and refused by the
  *   receivers (ESR "receive illegal vector"). ICR delivery modes 011B and 111B are dropped.
- * - Lowest priority: the first matching software-enabled APIC with the lowest TPR.
+ * - Lowest priority: the first matching software-enabled APIC with the lowest TPR. pinvm
+ *   sends lowest-priority IPIs from the ICR, so ESR bit 4 (Redirectable IPI, for parts that
+ *   cannot) is never set.
  * - LINT `level` is the asserted state; the polarity bit is stored but not applied.
  * - reset("init") clears the INIT, NMI, SMI and ExtINT latches and keeps a latched SIPI (an
  *   INIT-SIPI pair that arrived before the vCPU took the INIT); power-up/reset clear all.
@@ -305,7 +307,7 @@ export class LocalApic {
     if (!this.xapicEnabled) return 0;
     const within = offset & 0xf;
     if ((size !== 1 && size !== 2 && size !== 4) || within + size > 4) return 0;
-    const value = this.readXapicRegister(offset & 0xff0 & ~0xf) >>> 0;
+    const value = this.readXapicRegister(offset & 0xff0) >>> 0;
     if (size === 4) return value;
     return (value >>> (within * 8)) & (size === 1 ? 0xff : 0xffff);
   }
@@ -482,9 +484,10 @@ export class LocalApic {
     }
     if (!this.x2apicEnabled || index < X2APIC_MSR.FIRST || index > X2APIC_MSR.LAST) return false;
     if (index === X2APIC_MSR.ICR) {
+      // Bit 12 (delivery status) is ignored on WRMSR (SDM Vol.3 10.12.9, Figure 10-28 note).
       const low = Number(value & 0xffffffffn);
-      if ((low & ~ICR_BITS.WRITABLE_LOW) !== 0) return false;
-      this.icrLow = low;
+      if ((low & ~(ICR_BITS.WRITABLE_LOW | ICR_BITS.DELIVERY_STATUS)) !== 0) return false;
+      this.icrLow = low & ICR_BITS.WRITABLE_LOW;
       this.icrHigh = Number(value >> 32n);
       this.sendIcr();
       return true;

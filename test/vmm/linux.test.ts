@@ -187,6 +187,11 @@ test("malformed kernels and impossible requests are refused with a LoaderError",
       /cmdline_size/,
     ],
     [
+      "non-ASCII command line",
+      () => loadLinux(machine().target, good, { commandLine: "root=/dev/vda \u00e9" }),
+      /ASCII/,
+    ],
+    [
       "initrd too big",
       () => loadLinux(machine().target, good, { initrd: new Uint8Array(16 * MiB) }),
       /initrd/,

@@ -10,6 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { deflateSync } from "fflate";
 import { crc32 } from "../../src/vmm/snapshot/crc32.js";
+import { elideZeroPages, restoreZeroPages } from "../../src/vmm/snapshot/pages.js";
 import { SnapshotError } from "../../src/vmm/snapshot/errors.js";
 import {
   decodeSnapshot,
@@ -93,6 +94,30 @@ test("crc32: the CRC-32/ISO-HDLC check values", () => {
   assert.equal(crc32(new Uint8Array(0)), 0);
   assert.equal(crc32(text.encode("The quick brown fox jumps over the lazy dog")), 0x414fa339);
   assert.equal(crc32(new Uint8Array(32)), 0x190a55ad);
+});
+
+/** Bit-at-a-time CRC-32 straight from the definition (reflected 0xEDB88320, init and xorout ~0). */
+function crc32Bitwise(data: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const byte of data) {
+    c ^= byte;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+
+test("crc32: zero blocks (the fast path), mixed and unaligned data agree with the bitwise definition", () => {
+  const zeros = new Uint8Array(3 * 4096 + 5);
+  assert.equal(crc32(zeros), crc32Bitwise(zeros));
+  const mixed = new Uint8Array(5 * 4096 + 77);
+  mixed.set(randomBytes(4096, 1), 4096);
+  mixed.set(randomBytes(100, 2), 3 * 4096 + 10);
+  mixed[5 * 4096 + 76] = 1;
+  assert.equal(crc32(mixed), crc32Bitwise(mixed));
+  for (const offset of [1, 2, 3, 4095]) {
+    const view = mixed.subarray(offset);
+    assert.equal(crc32(view), crc32Bitwise(view), `byteOffset ${offset}`);
+  }
 });
 
 test("crc32: continuing over pieces equals one pass, at every split point", () => {
@@ -221,12 +246,52 @@ function buildFile(options: {
 
 const RAM_4K = randomBytes(4096, 5);
 
+/** The documented zero-page form of: page 0 random, page 1 zero, a 100-byte page 2. */
+function threePages(): { data: Uint8Array; elided: Uint8Array } {
+  const page0 = randomBytes(4096, 11);
+  const page2 = randomBytes(100, 12);
+  const data = new Uint8Array(2 * 4096 + 100);
+  data.set(page0, 0);
+  data.set(page2, 2 * 4096);
+  const elided = new Uint8Array(1 + 4096 + 100);
+  elided[0] = 0b101; // pages 0 and 2 stored
+  elided.set(page0, 1);
+  elided.set(page2, 1 + 4096);
+  return { data, elided };
+}
+
+test("pages: zero-page elision keeps exactly the non-zero pages and restores every length", () => {
+  const { data, elided } = threePages();
+  assert.deepEqual(elideZeroPages(data), elided);
+  assert.deepEqual(restoreZeroPages(elided, data.length), data);
+  for (const length of [0, 1, 4095, 4096, 4097, 3 * 4096 + 100]) {
+    const sample = new Uint8Array(length);
+    if (length > 0) sample[length - 1] = 0xaa;
+    if (length > 4096) sample[17] = 1;
+    const form = elideZeroPages(sample);
+    assert.deepEqual(restoreZeroPages(form, length), sample, `length ${length}`);
+  }
+  assert.equal(restoreZeroPages(Uint8Array.of(0b10), 100), "the page map marks page 1, past the last page 0");
+  assert.equal(
+    restoreZeroPages(new Uint8Array([1, ...new Uint8Array(50)]), 100),
+    "the page map accounts for 100 bytes of pages but 50 follow it",
+  );
+  assert.equal(restoreZeroPages(new Uint8Array(0), 100), "the page map needs 1 bytes but there are 0");
+});
+
 test("layout: a file built by hand from the documented layout decodes", () => {
   const file = buildFile({
     sections: [
       { name: "vcpu0", kind: 1, compression: 0, data: text.encode('{"rip":{"$bigint":"0xfff0"},"a":[1,2]}') },
       { name: "ram", kind: 2, compression: 1, data: RAM_4K },
       { name: "note", kind: 1, compression: 1, data: text.encode('"compressed JSON is fine too"') },
+      {
+        name: "pages",
+        kind: 2,
+        compression: 2,
+        data: threePages().data,
+        stored: deflateSync(threePages().elided),
+      },
     ],
   });
   const s = decodeSnapshot(file);
@@ -234,6 +299,7 @@ test("layout: a file built by hand from the documented layout decodes", () => {
   assert.deepEqual(s.machine, { memoryBytes: 4096, vcpuCount: 1, crPin: "off" });
   assert.deepEqual(s.json, { vcpu0: { rip: 0xfff0n, a: [1, 2] }, note: "compressed JSON is fine too" });
   assert.deepEqual(s.binary.ram, RAM_4K);
+  assert.deepEqual(s.binary.pages, threePages().data);
 });
 
 test("layout: encodeSnapshot writes magic, version 1, the bigint JSON form and the end marker", () => {
@@ -432,7 +498,7 @@ test("malformed but CRC-consistent files are refused, naming the field", () => {
   const cases: [Uint8Array, RegExp][] = [
     [buildFile({ sections: [ram, ram] }), /^section "ram" \(section 2 of 2, byte \d+\): appears twice$/],
     [buildFile({ sections: [{ ...ram, kind: 3 }] }), /: unknown section kind 3$/],
-    [buildFile({ sections: [{ ...ram, compression: 2 }] }), /: unknown compression method 2$/],
+    [buildFile({ sections: [{ ...ram, compression: 3 }] }), /: unknown compression method 3$/],
     [buildFile({ sections: [{ ...ram, reserved: 1 }] }), /: reserved field is 1, not 0$/],
     [
       buildFile({ sections: [{ ...ram, name: "bad name" }] }),
@@ -444,7 +510,7 @@ test("malformed but CRC-consistent files are refused, naming the field", () => {
     ],
     [
       buildFile({ sections: [ram, { name: "x", kind: 2, compression: 1, data: RAM_4K, dataLength: 100 }] }),
-      /^section "x" .*: decompresses to more than the 100 bytes the descriptor says$/,
+      /^section "x" .*: decompresses to more than the 100 bytes the descriptor allows$/,
     ],
     [
       buildFile({ sections: [ram, { name: "x", kind: 2, compression: 1, data: RAM_4K, dataLength: 5000 }] }),
@@ -453,6 +519,36 @@ test("malformed but CRC-consistent files are refused, naming the field", () => {
     [
       buildFile({ sections: [{ ...ram, stored: deflateSync(RAM_4K).subarray(0, 100) }] }),
       /^section "ram" .*: compressed data is corrupt/,
+    ],
+    [
+      buildFile({
+        sections: [
+          ram,
+          {
+            name: "p",
+            kind: 2,
+            compression: 2,
+            data: new Uint8Array(100),
+            stored: deflateSync(Uint8Array.of(2)),
+          },
+        ],
+      }),
+      /^section "p" .*: zero-page data is malformed: the page map marks page 1, past the last page 0$/,
+    ],
+    [
+      buildFile({
+        sections: [
+          ram,
+          {
+            name: "p",
+            kind: 2,
+            compression: 2,
+            data: new Uint8Array(100),
+            stored: deflateSync(new Uint8Array(200)),
+          },
+        ],
+      }),
+      /^section "p" .*: decompresses to more than the 101 bytes the descriptor allows$/,
     ],
     [
       buildFile({ sections: [{ ...ram, data: new Uint8Array(8192) }] }),

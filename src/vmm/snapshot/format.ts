@@ -19,7 +19,8 @@
  *         2     name length L
  *         L     name (ASCII, see SECTION_NAME)
  *         1     kind: 1 = JSON (UTF-8 text of a SnapshotValue), 2 = binary
- *         1     compression: 0 = stored, 1 = DEFLATE (RFC 1951, via fflate)
+ *         1     compression: 0 = stored, 1 = DEFLATE (RFC 1951, via fflate),
+ *                 2 = zero pages elided (pages.ts), then DEFLATE
  *         2     reserved, 0
  *         8     stored length S
  *         8     data length D (after decompression)
@@ -31,11 +32,13 @@
  * ```
  *
  * The first four fields and the header CRC keep their place in every format version, so
- * any pinvm can tell "corrupt" from "written by a newer pinvm". Binary sections are
- * compressed (guest RAM is mostly zero); JSON sections are stored as text.
+ * any pinvm can tell "corrupt" from "written by a newer pinvm". encodeSnapshot writes
+ * binary sections with compression 2 (guest RAM is mostly zero pages) and JSON sections as
+ * stored text; decodeSnapshot reads all three methods for either kind.
  */
 import { deflateSync, inflateSync } from "fflate";
 import { crc32 } from "./crc32.js";
+import { elideZeroPages, pageMapBytes, restoreZeroPages } from "./pages.js";
 import { SnapshotError } from "./errors.js";
 import { parseSnapshotValue, stringifySnapshotValue, type SnapshotValue } from "./json-value.js";
 
@@ -108,6 +111,7 @@ const KIND_JSON = 1;
 const KIND_BINARY = 2;
 const STORED = 0;
 const DEFLATE = 1;
+const ZERO_PAGES_DEFLATE = 2;
 /** Fixed part of a section descriptor after the name. */
 const DESCRIPTOR_TAIL = 1 + 1 + 2 + 8 + 8 + 4 + 4 + 4;
 
@@ -180,7 +184,9 @@ function encodeSection(
   compress: boolean,
   level: number,
 ): EncodedSection {
-  const stored = compress ? deflateSync(data, { level: level as EncodeOptions["level"] }) : data;
+  const stored = compress
+    ? deflateSync(elideZeroPages(data), { level: level as EncodeOptions["level"] })
+    : data;
   const nameBytes = ascii(name);
   const descriptor = new Uint8Array(2 + nameBytes.length + DESCRIPTOR_TAIL);
   const view = new DataView(descriptor.buffer);
@@ -188,7 +194,7 @@ function encodeSection(
   descriptor.set(nameBytes, 2);
   let at = 2 + nameBytes.length;
   view.setUint8(at, kind);
-  view.setUint8(at + 1, compress ? DEFLATE : STORED);
+  view.setUint8(at + 1, compress ? ZERO_PAGES_DEFLATE : STORED);
   view.setUint16(at + 2, 0, true);
   view.setBigUint64(at + 4, BigInt(stored.length), true);
   view.setBigUint64(at + 12, BigInt(data.length), true);
@@ -402,7 +408,9 @@ function readSection(
   if (!SECTION_NAME.test(name)) fail(`invalid section name`);
   if (Object.hasOwn(contents.json, name) || Object.hasOwn(contents.binary, name)) fail("appears twice");
   if (kind !== KIND_JSON && kind !== KIND_BINARY) fail(`unknown section kind ${kind}`);
-  if (compression !== STORED && compression !== DEFLATE) fail(`unknown compression method ${compression}`);
+  if (compression !== STORED && compression !== DEFLATE && compression !== ZERO_PAGES_DEFLATE) {
+    fail(`unknown compression method ${compression}`);
+  }
   if (reserved !== 0) fail(`reserved field is ${reserved}, not 0`);
   const limit = kind === KIND_JSON ? MAX_JSON_SECTION_BYTES : MAX_BINARY_SECTION_BYTES;
   if (dataLength > BigInt(limit)) fail(`data length ${dataLength} exceeds the limit of ${limit} bytes`);
@@ -436,23 +444,29 @@ function readSection(
   else {
     // One byte of room past the promised length reveals data that inflates to more.
     if (stored.length === 0) fail("compressed data is empty");
-    const out = new Uint8Array(length + 1);
+    // The inflated size is known (DEFLATE) or bounded (page map + every page); one byte of
+    // room past it reveals data that inflates to more.
+    const limit = compression === DEFLATE ? length : pageMapBytes(length) + length;
+    const out = new Uint8Array(limit + 1);
+    let inflated: Uint8Array;
     try {
-      data = inflateSync(stored, { out });
+      inflated = inflateSync(stored, { out });
     } catch (e) {
       // fflate copies a stored block with TypedArray.set, which throws RangeError past `out`.
       if (e instanceof RangeError)
-        return fail(`decompresses to more than the ${length} bytes the descriptor says`);
+        return fail(`decompresses to more than the ${limit} bytes the descriptor allows`);
       return fail(`compressed data is corrupt (${(e as Error).message})`);
     }
-    if (data.length !== length) {
-      fail(
-        data.length > length
-          ? `decompresses to more than the ${length} bytes the descriptor says`
-          : `decompresses to ${data.length} bytes, but the descriptor says ${length}`,
-      );
+    if (inflated.length > limit) fail(`decompresses to more than the ${limit} bytes the descriptor allows`);
+    if (compression === DEFLATE) {
+      if (inflated.length !== length)
+        fail(`decompresses to ${inflated.length} bytes, but the descriptor says ${length}`);
+      data = out.subarray(0, length);
+    } else {
+      const restored = restoreZeroPages(inflated, length);
+      if (typeof restored === "string") return fail(`zero-page data is malformed: ${restored}`);
+      data = restored;
     }
-    data = out.subarray(0, length);
   }
   const dataComputed = crc32(data);
   if (dataComputed !== dataCrc) {

@@ -205,7 +205,7 @@ static enum profile discover_profile(void) {
     cpu.umip = cpu_has_umip();
     cpuid_count(1, 0, r);
     cpu.pge = (r[3] >> 13) & 1;
-    char sig[13];
+    char sig[13] = {0};
     uint32_t max_leaf = cpuid_hypervisor(sig);
     uint32_t features = kvm_cpuid_features();
     serial_puts("cpuid hypervisor=");
@@ -612,6 +612,7 @@ static void test_ap_init(enum profile p) {
         kept = ap.low_after == CR4_UMIP;
         uint64_t v[2] = {ap.low_after, (uint64_t)ap.set_pinned};
         report_values("init-ap-cr4-low-and-set-umip", v, 2);
+        check_eq("init-ap-low-pin-enforced-as-read", (uint64_t)ap.set_pinned, kept ? VEC_GP : NO_FAULT);
     } else {
         kept = ap.set_pinned != 0 || ap.clear_pinned != 0;
         uint64_t v[2] = {(uint64_t)ap.set_pinned, (uint64_t)ap.clear_pinned};

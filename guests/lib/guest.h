@@ -83,7 +83,9 @@ extern int check_failures;
 uint64_t run_at_ring3(guest_fn fn, uint64_t arg);
 
 /* Runs fn(arg) at ring 0. Returns 1 and fills *info if a trap fired (execution resumes
- * here, fn is abandoned), 0 if fn returned normally. */
+ * here, fn is abandoned), 0 if fn returned normally. The recovery state is per CPU (by initial
+ * APIC ID), so an AP (smp_start_ap) may use it too; run_at_ring3 works on the BSP only (the AP
+ * has no TSS). */
 int expect_fault(guest_fn fn, uint64_t arg, struct fault_info *info);
 /* Same, but fn runs at CPL 3. */
 int expect_fault_ring3(guest_fn fn, uint64_t arg, struct fault_info *info);

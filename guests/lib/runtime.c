@@ -232,10 +232,23 @@ void runtime_load_idt(void) {
 
 /* ---------------------------------------------------------------- traps */
 
-static struct jump_context *volatile fault_recovery;
-static struct fault_info *volatile fault_recovery_info;
-static struct jump_context *volatile ring3_return;
-static volatile uint64_t ring3_result;
+/* Recovery state of one CPU, so that an AP started by smp.c can use expect_fault while the
+ * BSP does too. (Ring 3 needs a TSS for RSP0, which only the BSP loads.) */
+struct cpu_recovery {
+    struct jump_context *volatile fault; /* where a trap resumes (expect_fault) */
+    struct fault_info *volatile info;    /* what it fills in */
+    struct jump_context *volatile ring3; /* where int 0x80 from ring 3 resumes */
+    volatile uint64_t ring3_result;
+};
+static struct cpu_recovery recovery[SMP_MAX_CPUS];
+
+/* This CPU's recovery state, by its initial APIC ID (CPUID.1:EBX[31:24], SDM Vol.2 CPUID)
+ * modulo SMP_MAX_CPUS: QEMU -smp N and pinvm number the CPUs 0..N-1. */
+static struct cpu_recovery *this_cpu_recovery(void) {
+    uint32_t a, b, c, d;
+    __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(1), "c"(0));
+    return &recovery[(b >> 24) % SMP_MAX_CPUS];
+}
 
 static void fill_fault_info(struct fault_info *info, const struct trap_frame *frame) {
     info->vector = frame->vector;
@@ -247,14 +260,15 @@ static void fill_fault_info(struct fault_info *info, const struct trap_frame *fr
 }
 
 void trap_dispatch(struct trap_frame *frame) {
-    if (frame->vector == RING3_RETURN_VECTOR && (frame->cs & 3) == 3 && ring3_return) {
-        ring3_result = frame->rdi;
-        context_restore(ring3_return, 1);
+    struct cpu_recovery *r = this_cpu_recovery();
+    if (frame->vector == RING3_RETURN_VECTOR && (frame->cs & 3) == 3 && r->ring3) {
+        r->ring3_result = frame->rdi;
+        context_restore(r->ring3, 1);
     }
-    if (fault_recovery) {
-        struct jump_context *target = fault_recovery;
-        fill_fault_info(fault_recovery_info, frame);
-        fault_recovery = 0;
+    if (r->fault) {
+        struct jump_context *target = r->fault;
+        fill_fault_info(r->info, frame);
+        r->fault = 0;
         context_restore(target, 1);
     }
     struct fault_info info;
@@ -280,33 +294,35 @@ static void reload_kernel_data_segments(void) {
 }
 
 uint64_t run_at_ring3(guest_fn fn, uint64_t arg) {
+    struct cpu_recovery *r = this_cpu_recovery();
     struct jump_context ctx;
-    struct jump_context *volatile outer = ring3_return;
+    struct jump_context *volatile outer = r->ring3;
     if (context_save(&ctx) == 0) {
-        ring3_return = &ctx;
+        r->ring3 = &ctx;
         enter_ring3(fn, arg, (uint64_t)(user_stack + sizeof(user_stack)));
     }
-    ring3_return = outer;
+    r->ring3 = outer;
     reload_kernel_data_segments();
-    return ring3_result;
+    return r->ring3_result;
 }
 
 int expect_fault(guest_fn fn, uint64_t arg, struct fault_info *info) {
+    struct cpu_recovery *r = this_cpu_recovery();
     struct jump_context ctx;
-    struct jump_context *volatile outer_recovery = fault_recovery;
-    struct fault_info *volatile outer_info = fault_recovery_info;
-    struct jump_context *volatile outer_ring3 = ring3_return;
+    struct jump_context *volatile outer_recovery = r->fault;
+    struct fault_info *volatile outer_info = r->info;
+    struct jump_context *volatile outer_ring3 = r->ring3;
     if (context_save(&ctx) == 0) {
-        fault_recovery_info = info;
-        fault_recovery = &ctx;
+        r->info = info;
+        r->fault = &ctx;
         fn(arg);
-        fault_recovery = outer_recovery;
-        fault_recovery_info = outer_info;
+        r->fault = outer_recovery;
+        r->info = outer_info;
         return 0;
     }
-    fault_recovery = outer_recovery;
-    fault_recovery_info = outer_info;
-    ring3_return = outer_ring3;
+    r->fault = outer_recovery;
+    r->info = outer_info;
+    r->ring3 = outer_ring3;
     reload_kernel_data_segments();
     return 1;
 }

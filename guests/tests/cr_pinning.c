@@ -191,6 +191,8 @@ static struct {
 } cpu;
 
 static uint64_t expected_cr4_allowed = DEFAULT_CR4_ALLOWED;
+/* The CR4 ALLOWED mask the profile reported (MSR profiles), for the AP checks. */
+static uint64_t pinnable_cr4;
 
 static int64_t heki(uint64_t cr, uint64_t mask, uint64_t flags, int *vector) {
     uint64_t ret = 0;
@@ -303,6 +305,7 @@ static void test_rfc2019(void) {
     expect_msr("rfc2019-cr0-allowed", MSR_RFC2019_CR0_PIN_ALLOWED, DEFAULT_CR0_ALLOWED);
     expect_msr("rfc2019-cr4-allowed", MSR_RFC2019_CR4_PIN_ALLOWED, expected_cr4_allowed);
     uint64_t cr4_allowed = msr_or_fault(MSR_RFC2019_CR4_PIN_ALLOWED);
+    pinnable_cr4 = cr4_allowed;
     expect_wrmsr("rfc2019-write-cr0-allowed-gp", MSR_RFC2019_CR0_PIN_ALLOWED, CR0_WP, VEC_GP);
     expect_wrmsr("rfc2019-write-cr4-allowed-gp", MSR_RFC2019_CR4_PIN_ALLOWED, 0, VEC_GP);
     expect_rdmsr_gp("rfc2019-read-cr0-pinned-gp", MSR_RFC2019_CR0_PINNED);
@@ -355,6 +358,7 @@ static void test_jun2020(void) {
     expect_msr("jun2020-cr0-allowed", MSR_JUN2020_CR0_PIN_ALLOWED, DEFAULT_CR0_ALLOWED);
     expect_msr("jun2020-cr4-allowed", MSR_JUN2020_CR4_PIN_ALLOWED, expected_cr4_allowed);
     uint64_t cr4_allowed = msr_or_fault(MSR_JUN2020_CR4_PIN_ALLOWED);
+    pinnable_cr4 = cr4_allowed;
     /* ALLOWED: writing the value it holds is a no-op, anything else fails. */
     expect_wrmsr("jun2020-write-cr0-allowed-same", MSR_JUN2020_CR0_PIN_ALLOWED, CR0_WP, NO_FAULT);
     expect_wrmsr("jun2020-write-cr0-allowed-other-gp", MSR_JUN2020_CR0_PIN_ALLOWED, CR0_WP | CR0_TS, VEC_GP);
@@ -463,8 +467,8 @@ static void test_heki2024(void) {
     uint64_t cr0 = read_cr0();
     expect_cr0_accepted("heki-wp-free-after-errors", cr0 & ~CR0_WP);
     load_cr0(cr0);
-    if (!(cr4 & CR4_SMEP)) {
-        report_skip("heki-lock-cr4-smep", "the CPU has no SMEP");
+    if (!(cr4 & CR4_SMEP) || !(expected_cr4_allowed & CR4_SMEP)) {
+        report_skip("heki-lock-cr4-smep", "the CPU has no SMEP, or allowed-cr4 leaves it out");
     } else {
         expect_cr4_accepted("heki-smep-free-after-errors", cr4 & ~CR4_SMEP);
         load_cr4(cr4);
@@ -566,8 +570,9 @@ static int ap_pinned;
 
 /* Per-vCPU pins on the AP (rfc2019, jun2020), while the BSP's pins are set. */
 static void test_ap_msr_profile(enum profile p) {
-    if (!cpu.smep || (p == PROFILE_JUN2020 && !cpu.umip)) {
-        report_skip("ap-pins", "the CPU has no SMEP or UMIP");
+    uint64_t own = p == PROFILE_JUN2020 ? CR4_UMIP : CR4_SMEP; /* the bit the AP pins */
+    if (!cpu.smep || (p == PROFILE_JUN2020 && !cpu.umip) || !(pinnable_cr4 & own)) {
+        report_skip("ap-pins", "the CPU has no SMEP or UMIP, or the AP's bit is not pinnable");
         return;
     }
     uint64_t bsp_cr4 = read_cr4();
@@ -704,8 +709,8 @@ static void test_smm(enum profile p) {
 /* The handler clears SMEP in the saved CR4 (run alone, by `smm-violate`). */
 static void test_smm_violation(enum profile p) {
     uint64_t cr4 = enable_protections();
-    if (!(cr4 & CR4_SMEP)) {
-        report_skip("smm-violate", "the CPU has no SMEP");
+    if (!(cr4 & CR4_SMEP) || !(expected_cr4_allowed & CR4_SMEP)) {
+        report_skip("smm-violate", "the CPU has no SMEP, or allowed-cr4 leaves it out");
         return;
     }
     int pinned = p == PROFILE_RFC2019   ? wrmsr_safe(MSR_RFC2019_CR4_PINNED, CR4_SMEP)
@@ -831,11 +836,12 @@ int test_main(void) {
         paging_split_user(); /* before the AP starts: it shares these tables */
         ap_go = 0;
         memset((void *)&ap, 0, sizeof(ap));
-        int started = cpu.smep && smp_start_ap(AP_APIC_ID, AP_SLOT, ap_heki, 0) == 0;
+        int lockable = cpu.smep && (expected_cr4_allowed & CR4_SMEP);
+        int started = lockable && smp_start_ap(AP_APIC_ID, AP_SLOT, ap_heki, 0) == 0;
         test_heki2024();
         if (!started) {
             report_skip("ap-heki-per-vm",
-                        cpu.smep ? "no AP started (run with -smp 2)" : "the CPU has no SMEP");
+                        lockable ? "no AP started (run with -smp 2)" : "SMEP missing or not pinnable");
         } else {
             ap_go = 1;
             check_eq("ap-heki-wait", (uint64_t)smp_wait_ap(AP_SLOT), 0);

@@ -535,8 +535,7 @@ static void ap_heki(uint32_t slot, uint64_t unused) {
     (void)unused;
     uint64_t cr4 = read_cr4();
     ap.cr4_at_entry = cr4;
-    /* Not load_cr4_safe yet: the BSP is running its checks, and fault recovery is one global
-     * of the runtime; nothing is locked yet, so this write cannot fault. */
+    /* Nothing is locked yet, so this write cannot fault. */
     load_cr4(cr4 | CR4_SMEP);
     ap.set_bit = (read_cr4() & CR4_SMEP) ? 0 : -1;
     for (uint64_t n = 0; !ap_go && n < 4000000000UL; n++) __asm__ volatile("pause");

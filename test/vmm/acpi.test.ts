@@ -1,7 +1,7 @@
 /**
  * Tests of the ACPI tables, parsed back independently of the builder: every checksum, the
  * RSDP (ACPI 6.5 5.2.5.3), the RSDT/XSDT pointers (5.2.7, 5.2.8), the FADT fields at their
- * Table 5.9 offsets (5.2.9), the FACS (5.2.10), the MADT structures (5.2.12) and the DSDT's
+ * "FADT Format" offsets (5.2.9), the FACS (5.2.10), the MADT structures (5.2.12) and the DSDT's
  * \_S5 package (7.4.2, AML encoding of chapter 20).
  */
 import { test } from "node:test";
@@ -77,7 +77,7 @@ test("RSDT and XSDT point at the FADT and the MADT", () => {
   assert.deepEqual(signatures, ["FACP", "APIC"]);
 });
 
-test("FADT: PM blocks, SCI, reset register, flags, DSDT and FACS at Table 5.9 offsets", () => {
+test('FADT: PM blocks, SCI, reset register, flags, DSDT and FACS at their "FADT Format" offsets', () => {
   const t = buildAcpiTables(PLATFORM);
   const read = memoryOf(t);
   const f = table(read, t.addresses.fadt, "FACP");

@@ -1,19 +1,19 @@
 /**
  * The ACPI fixed-hardware power-management registers (ACPI 6.5 section 4.8, "ACPI Hardware
- * Model"; register bits in 4.8.4): the PM1a event block (PM1_STS, PM1_EN), the PM1a control
- * block (PM1_CNT: SCI_EN, SLP_TYPx, SLP_EN) and the power-management timer, laid out as in
+ * Model"; registers in "PM1 Event Grouping" and "PM1 Control Grouping"): the PM1a event
+ * block (PM1_STS, PM1_EN), the PM1a control block (PM1_CNT: SCI_EN, SLP_TYPx, SLP_EN) and the power-management timer, laid out as in
  * the PIIX4 and ICH9 PM I/O space (event block at base+0, control at base+4, timer at base+8).
  * pinvm puts the block at I/O 0x600, QEMU q35's PMBASE; the FADT must name the same ports
  * (use `acpiPmBlocks`).
  *
- * - The PM timer (4.8.3.3) runs at 3.579545 MHz from the injected virtual clock, 24 bits
+ * - The PM timer (4.8, "Power Management Timer") runs at 3.579545 MHz from the injected virtual clock, 24 bits
  *   wide (or 32 with FADT TMR_VAL_EXT); TMR_STS is set each time its top bit toggles.
  * - Status bits are write-1-to-clear; an SCI (level, on the line given, ISA IRQ 9 on a PC)
- *   is asserted while SCI_EN is set and a status bit is set with its enable bit (4.8.3.1).
+ *   is asserted while SCI_EN is set and a status bit is set with its enable bit (4.8, "PM1 Event Grouping").
  * - Writing SLP_EN with SLP_TYP = the S5 value (the DSDT's \_S5) calls `onPowerOff`; other
  *   sleep types call `onSleep` (no sleep state is implemented: the caller decides).
  * - SMI_CMD is 0 in pinvm's FADT (no SMM hand-off), so SCI_EN is set at reset: the machine
- *   is always in ACPI mode (ACPI 6.5 4.8.2.1.1, 5.2.9 SMI_CMD).
+ *   is always in ACPI mode (ACPI 6.5 5.2.9, SMI_CMD and SCI_EN).
  *
  * Timing: status changes are computed lazily from the clock at every register access and by
  * `poll()`; `nextDeadline()` says when the next timer overflow is due, so the machine can
@@ -38,7 +38,7 @@ export const AcpiPmRegister = {
   PM_TMR: 8,
 } as const;
 
-/** PM1 status bits (ACPI 6.5 4.8.4.1.1, Table 4.16). Write 1 to clear. */
+/** PM1 status bits (ACPI 6.5 4.8, "PM1 Status Registers"). Write 1 to clear. */
 export const Pm1Status = {
   TMR_STS: 1 << 0,
   BM_STS: 1 << 4,
@@ -50,7 +50,7 @@ export const Pm1Status = {
   WAK_STS: 1 << 15,
 } as const;
 
-/** PM1 enable bits (ACPI 6.5 4.8.4.1.2, Table 4.17). */
+/** PM1 enable bits (ACPI 6.5 4.8, "PM1 Enable Registers"). */
 export const Pm1Enable = {
   TMR_EN: 1 << 0,
   GBL_EN: 1 << 5,
@@ -60,7 +60,7 @@ export const Pm1Enable = {
   PCIEXP_WAKE_DIS: 1 << 14,
 } as const;
 
-/** PM1 control bits (ACPI 6.5 4.8.4.2.1, Table 4.18). */
+/** PM1 control bits (ACPI 6.5 4.8, "PM1 Control Registers"). */
 export const Pm1Control = {
   SCI_EN: 1 << 0,
   BM_RLD: 1 << 1,
@@ -72,14 +72,14 @@ export const Pm1Control = {
   SLP_EN: 1 << 13,
 } as const;
 
-/** The PM timer's frequency in Hz (ACPI 6.5 4.8.3.3). */
+/** The PM timer's frequency in Hz (ACPI 6.5 4.8, "Power Management Timer"). */
 export const PM_TIMER_HZ = 3_579_545;
 
 /** Status bits that exist; writes to others are ignored. */
 const STATUS_BITS = Object.values(Pm1Status).reduce((a, b) => a | b, 0);
 /** Enable bits that exist. */
 const ENABLE_BITS = Object.values(Pm1Enable).reduce((a, b) => a | b, 0);
-/** Status bits that have an enable bit and so can raise the SCI (4.8.3.1). */
+/** Status bits that have an enable bit and so can raise the SCI (4.8, "PM1 Event Grouping"). */
 const SCI_SOURCES =
   Pm1Status.TMR_STS | Pm1Status.GBL_STS | Pm1Status.PWRBTN_STS | Pm1Status.SLPBTN_STS | Pm1Status.RTC_STS;
 /** PM1_CNT bits that hold a value (SLP_EN and GBL_RLS are write-only). */
@@ -185,7 +185,7 @@ export class AcpiPm implements PortDevice {
     return 2 ** (this.timerBits - 1);
   }
 
-  /** The timer's current count (ACPI 6.5 4.8.3.3: free-running, wraps at 2^24 or 2^32). */
+  /** The timer's current count (ACPI 6.5 4.8 "Power Management Timer": free-running, wraps at 2^24 or 2^32). */
   get timerValue(): number {
     return this.elapsedTicks() % 2 ** this.timerBits;
   }
@@ -212,7 +212,7 @@ export class AcpiPm implements PortDevice {
     return Math.ceil((tick / PM_TIMER_HZ) * NS_PER_S) + 1;
   }
 
-  /** The power button was pressed (sets PWRBTN_STS, ACPI 6.5 4.8.2.2.1.1). */
+  /** The power button was pressed (sets PWRBTN_STS, ACPI 6.5 4.8, "Power Button"). */
   pressPowerButton(): void {
     this.poll();
     this.status |= Pm1Status.PWRBTN_STS;

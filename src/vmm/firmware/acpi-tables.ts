@@ -38,7 +38,7 @@ export const FADT_LENGTH = 276;
 /** Size of the FACS (ACPI 6.5 5.2.10). */
 export const FACS_LENGTH = 64;
 
-/** FADT fixed feature flags (ACPI 6.5 5.2.9.1, "Fixed ACPI Description Table Fixed Feature Flags"). */
+/** FADT fixed feature flags (ACPI 6.5 5.2.9, table "Fixed ACPI Description Table Fixed Feature Flags"). */
 export const FadtFlag = {
   WBINVD: 1 << 0,
   WBINVD_FLUSH: 1 << 1,
@@ -76,7 +76,7 @@ export const IapcBootArch = {
   KBC_8042: 1 << 1,
 } as const;
 
-/** MADT interrupt controller structure types (ACPI 6.5 5.2.12, Table 5.21). */
+/** MADT interrupt controller structure types (ACPI 6.5 5.2.12, table "Interrupt Controller Structure Types"). */
 export const MadtEntryType = {
   ProcessorLocalApic: 0,
   IoApic: 1,
@@ -84,7 +84,7 @@ export const MadtEntryType = {
   LocalApicNmi: 4,
 } as const;
 
-/** MPS INTI flags of an interrupt source override (ACPI 6.5 5.2.12.5, Table 5.26). */
+/** MPS INTI flags of an interrupt source override (ACPI 6.5 5.2.12.5, table "MPS INTI Flags"). */
 export const MpsIntiFlag = {
   /** Polarity bits 1:0 = 01: active high. */
   ActiveHigh: 0b01,
@@ -233,7 +233,7 @@ export function dsdtAml(s5SleepType: number): Uint8Array {
 }
 
 function buildFacs(): Uint8Array {
-  // ACPI 6.5 5.2.10, Table 5.14: no checksum; version 2; waking vectors 0 (no S3 resume).
+  // ACPI 6.5 5.2.10 (FACS): no checksum; version 2; waking vectors 0 (no S3 resume).
   const bytes = new Uint8Array(FACS_LENGTH);
   const view = new DataView(bytes.buffer);
   ascii(bytes, 0, "FACS");
@@ -269,7 +269,7 @@ function buildMadt(platform: AcpiPlatform, sciIrq: number): Uint8Array {
 }
 
 function buildFadt(platform: AcpiPlatform, facs: number, dsdt: number, sciIrq: number): Uint8Array {
-  // ACPI 6.5 5.2.9, Table 5.9: offsets below are from the start of the table.
+  // ACPI 6.5 5.2.9, table "FADT Format": offsets below are from the start of the table.
   const bytes = new Uint8Array(FADT_LENGTH);
   const view = new DataView(bytes.buffer);
   const pm = platform.pm;

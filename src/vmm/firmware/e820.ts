@@ -14,7 +14,7 @@
  * RAM above 4 GiB. Both agree for RAM below 3.5 GiB.
  */
 
-/** Address-range types (ACPI 6.5 Table 15.1). */
+/** Address-range types (ACPI 6.5 15, table "Address Range Types"). */
 export const E820Type = {
   /** AddressRangeMemory: usable RAM. */
   Ram: 1,
@@ -28,7 +28,7 @@ export const E820Type = {
   Unusable: 5,
 } as const;
 
-/** One entry of the map (the fields of the INT 15h E820h descriptor, ACPI 6.5 Table 15.2). */
+/** One entry of the map (the fields of the INT 15h E820h descriptor, ACPI 6.5 15.1). */
 export interface E820Entry {
   /** Base physical address. */
   base: number;

@@ -1,8 +1,9 @@
 /**
  * The ACPI fixed-hardware power-management registers (ACPI 6.5 section 4.8, "ACPI Hardware
  * Model"; registers in "PM1 Event Grouping" and "PM1 Control Grouping"): the PM1a event
- * block (PM1_STS, PM1_EN), the PM1a control block (PM1_CNT: SCI_EN, SLP_TYPx, SLP_EN) and the power-management timer, laid out as in
- * the PIIX4 and ICH9 PM I/O space (event block at base+0, control at base+4, timer at base+8).
+ * block (PM1_STS, PM1_EN), the PM1a control block (PM1_CNT: SCI_EN, SLP_TYPx, SLP_EN) and
+ * the power-management timer, laid out as in the PIIX4 and ICH9 PM I/O space (event block
+ * at base+0, control at base+4, timer at base+8).
  * pinvm puts the block at I/O 0x600, QEMU q35's PMBASE; the FADT must name the same ports
  * (use `acpiPmBlocks`).
  *

@@ -50,6 +50,7 @@ export const CR0_PINNABLE = CR0_DEFINED >>> 0;
  */
 export const CR4_PINNABLE = Object.values(CR4).reduce((mask, bit) => mask | bit, 0) >>> 0;
 
+// prettier-ignore
 /**
  * CPU features `-cpu MODEL,+feat / -feat / feat=on|off` may name, with QEMU's spelling: the
  * features pinvm's processor implements (CPUID leaves 1, 7 and 8000_0001H in
@@ -60,7 +61,7 @@ export const CPU_FEATURES: readonly string[] = [
   "pse36", "clflush", "mmx", "fxsr", "sse", "sse2", "sse3", "ssse3", "cx16", "pcid", "sse4.1",
   "sse4.2", "popcnt", "xsave", "fsgsbase", "smep", "smap", "umip", "lahf-lm", "abm", "syscall",
   "nx", "pdpe1gb", "rdtscp", "lm",
-]; // prettier-ignore
+];
 
 /** QEMU's alternative spellings of feature names: alias -> CPU_FEATURES name. */
 const CPU_FEATURE_ALIASES: Readonly<Record<string, string>> = {

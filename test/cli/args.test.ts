@@ -551,11 +551,13 @@ test("--help and --version in every spelling; help wins over everything else", (
 
 test("the help lists every accepted flag, one line each, and the refused QEMU flags", () => {
   assert.match(USAGE, /^usage: pinvm \[options\]\n {7}pinvm run \[options\]\n {7}pinvm demo \[options\]\n/);
+  // prettier-ignore
   const qemu = ["-kernel", "-initrd", "-append", "-bios", "-m", "-smp", "-machine, -M", "-cpu", "-accel", "-enable-kvm",
     "-serial", "-debugcon", "-device", "-display", "-nographic", "-nodefaults", "-no-reboot", "-no-shutdown",
-    "-help, -h", "-version"]; // prettier-ignore
+    "-help, -h", "-version"];
+  // prettier-ignore
   const own = ["--cr-pin", "--pins-on-init", "--allowed-cr0", "--allowed-cr4", "--violations", "--reset-style",
-    "--snapshot-save", "--snapshot-at", "--snapshot-load", "--trace", "--max-instructions"]; // prettier-ignore
+    "--snapshot-save", "--snapshot-at", "--snapshot-load", "--trace", "--max-instructions"];
   const [qemuPart, ownPart] = USAGE.split("pinvm's own flags:");
   for (const flag of qemu) assert.match(qemuPart, new RegExp(`\\n  ${flag}( |\\n)`), flag);
   for (const flag of own) assert.match(ownPart, new RegExp(`\\n  ${flag}( |\\n)`), flag);
@@ -596,8 +598,9 @@ test("values may start with a dash, and later flags win for single-valued option
 });
 
 test("parseArguments never throws, whatever the words", () => {
+  // prettier-ignore
   const words = ["-m", "--smp", "-serial", "stdio", "x", "=", "-device", "isa-debug-exit,iobase=", "--cr-pin",
-    "-", "--", "demo", "run", "-kernel=", "-initrd", ",", "--allowed-cr4", "0xffffffffffff", "-cpu", "max,+", ""]; // prettier-ignore
+    "-", "--", "demo", "run", "-kernel=", "-initrd", ",", "--allowed-cr4", "0xffffffffffff", "-cpu", "max,+", ""];
   let seed = 1;
   for (let n = 0; n < 2000; n++) {
     const argv: string[] = [];
@@ -625,8 +628,9 @@ test("parseCommandLine: the first runner's MachineConfig, refusing what it canno
     noReboot: false,
     warnings: [],
   });
+  // prettier-ignore
   const c = parseCommandLine(["-kernel", "k", "-append", "a", "-m", "64", "-nodefaults", "-debugcon", "stdio",
-    "-device", "isa-debug-exit", "-no-reboot", "-accel", "tcg"]); // prettier-ignore
+    "-device", "isa-debug-exit", "-no-reboot", "-accel", "tcg"]);
   assert.equal(c.kernel, "k");
   assert.equal(c.append, "a");
   assert.equal(c.memoryBytes, 64 * MiB);

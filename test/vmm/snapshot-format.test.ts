@@ -667,3 +667,21 @@ test("encode: values JSON cannot carry exactly are refused with their path", () 
     );
   }
 });
+
+test("fuzz: any damage to a file is a SnapshotError, never another exception", () => {
+  const bytes = encodeSnapshot(smallSnapshot());
+  const noise = randomBytes(4 * 600, 4242);
+  const view = new DataView(noise.buffer);
+  for (let n = 0; n < 600; n++) {
+    const bad = bytes.slice();
+    const r = view.getUint32(n * 4, true);
+    const flips = 1 + (r % 4);
+    for (let k = 0; k < flips; k++) bad[(r >>> (k * 3)) % bad.length] ^= 1 + ((r >>> 24) % 255);
+    const cut = n % 3 === 0 ? bad.subarray(0, r % bad.length) : bad;
+    try {
+      decodeSnapshot(cut);
+    } catch (e) {
+      assert.ok(e instanceof SnapshotError, `mutation ${n}: ${String(e)}`);
+    }
+  }
+});

@@ -2,13 +2,21 @@
  * Tests of the fw_cfg device through a PortIoBus, as a guest sees it (QEMU
  * docs/specs/fw_cfg.rst): 16-bit selector writes at 0x510, byte reads at 0x511, the "QEMU"
  * signature, the ID bits, little-endian numeric items, the big-endian file directory and
- * the "etc/e820" file.
+ * the "etc/e820" file; and the DMA interface (big-endian address register at 0x514/0x518,
+ * FWCfgDmaAccess descriptors in guest memory).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { PortIoBus } from "../../src/vmm/port-io-bus.js";
 import { DeviceStateError } from "../../src/vmm/devices/device-state.js";
-import { FwCfg, FwCfgKey, FW_CFG_PORT_SELECTOR, pcFwCfg } from "../../src/vmm/firmware/fw-cfg.js";
+import {
+  FwCfg,
+  FwCfgKey,
+  FW_CFG_PORT_DMA,
+  FW_CFG_PORT_SELECTOR,
+  pcFwCfg,
+  type FwCfgGuestMemory,
+} from "../../src/vmm/firmware/fw-cfg.js";
 import { pcE820Map, qemuPcRamSplit } from "../../src/vmm/firmware/e820.js";
 import { buildAcpiTables } from "../../src/vmm/firmware/acpi-tables.js";
 
@@ -125,11 +133,91 @@ test("save/load keeps the selection and position; bad states are refused without
   const other = new FwCfg();
   other.load(saved);
   assert.equal(busWith(other).read(0x511, 1), 0x45, "second byte of QEMU");
-  assert.throws(() => other.load({ version: 2, selector: 0, offset: 0 }), DeviceStateError);
-  assert.throws(() => other.load({ version: 1, selector: 0, offset: 5 }), DeviceStateError);
-  assert.throws(() => other.load({ version: 1, selector: -1, offset: 0 }), DeviceStateError);
+  assert.throws(() => other.load({ ...saved, version: 2 }), DeviceStateError);
+  assert.throws(() => other.load({ ...saved, offset: 5 }), DeviceStateError);
+  assert.throws(() => other.load({ ...saved, selector: -1 }), DeviceStateError);
+  assert.throws(() => other.load({ ...saved, dmaAddressHigh: 2 ** 32 }), DeviceStateError);
   assert.throws(() => other.load(null), DeviceStateError);
   assert.equal(busWith(other).read(0x511, 1), 0x4d, "unchanged by the refused loads");
   other.reset();
   assert.equal(busWith(other).read(0x511, 1), 0x51);
+});
+
+/** 1 MiB of fake guest RAM. */
+function guestMemory(): { ram: Uint8Array; memory: FwCfgGuestMemory } {
+  const ram = new Uint8Array(0x100000);
+  return {
+    ram,
+    memory: {
+      read: (address, length) => {
+        if (address + length > ram.length) throw new RangeError("outside RAM");
+        return ram.slice(address, address + length);
+      },
+      write: (address, data) => {
+        if (address + data.length > ram.length) throw new RangeError("outside RAM");
+        ram.set(data, address);
+      },
+    },
+  };
+}
+
+function bswap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+}
+
+/** Writes a FWCfgDmaAccess at `at` and starts it the way a guest does (big-endian halves). */
+function dma(
+  bus: PortIoBus,
+  ram: Uint8Array,
+  at: number,
+  control: number,
+  length: number,
+  address: number,
+): number {
+  const view = new DataView(ram.buffer);
+  view.setUint32(at, control >>> 0, false);
+  view.setUint32(at + 4, length, false);
+  view.setBigUint64(at + 8, BigInt(address), false);
+  bus.write(FW_CFG_PORT_DMA, 4, bswap32(0));
+  bus.write(FW_CFG_PORT_DMA + 4, 4, bswap32(at));
+  return view.getUint32(at, false);
+}
+
+function dmaBus(fw: FwCfg): PortIoBus {
+  const bus = busWith(fw);
+  bus.register("fw_cfg dma", FW_CFG_PORT_DMA, 8, fw.dmaPort!);
+  return bus;
+}
+
+test("DMA: ID bit 1 set, the address register reads back QEMU CFG", () => {
+  const { memory } = guestMemory();
+  const fw = new FwCfg(memory);
+  const bus = dmaBus(fw);
+  assert.equal(new DataView(readItem(bus, 1, 4).buffer).getUint32(0, true), 3);
+  const sig = Array.from({ length: 8 }, (_, i) => bus.read(FW_CFG_PORT_DMA + i, 1));
+  assert.equal(String.fromCharCode(...sig), "QEMU CFG");
+  assert.equal(new FwCfg().dmaPort, undefined, "no memory, no DMA");
+});
+
+test("DMA: select + read copies the item, zero-fills past its end, clears control", () => {
+  const { ram, memory } = guestMemory();
+  const bus = dmaBus(new FwCfg(memory));
+  ram.fill(0xee, 0x2000, 0x2010);
+  const SELECT = 0x08;
+  const READ = 0x02;
+  const SKIP = 0x04;
+  assert.equal(dma(bus, ram, 0x1000, (0x0000 << 16) | SELECT | READ, 6, 0x2000), 0);
+  assert.deepEqual(Array.from(ram.subarray(0x2000, 0x2008)), [0x51, 0x45, 0x4d, 0x55, 0, 0, 0xee, 0xee]);
+  // Skip and read continue from the current offset; the data port sees the same position.
+  dma(bus, ram, 0x1000, (0x0000 << 16) | SELECT | SKIP, 2, 0);
+  assert.equal(dma(bus, ram, 0x1000, READ, 1, 0x3000), 0);
+  assert.equal(ram[0x3000], 0x4d);
+  assert.equal(bus.read(0x511, 1), 0x55);
+});
+
+test("DMA: writes and buffers outside RAM report ERROR", () => {
+  const { ram, memory } = guestMemory();
+  const bus = dmaBus(new FwCfg(memory));
+  assert.equal(dma(bus, ram, 0x1000, (0x0005 << 16) | 0x08 | 0x10, 2, 0x2000) & 1, 1, "no writable item");
+  assert.equal(dma(bus, ram, 0x1000, (0x0000 << 16) | 0x08 | 0x02, 4, 0x200000) & 1, 1, "buffer outside RAM");
 });

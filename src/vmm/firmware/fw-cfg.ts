@@ -3,8 +3,15 @@
  * traditional x86 I/O interface: a 16-bit selector register at port 0x510 picks an item
  * and rewinds it; each byte read from the data register at port 0x511 returns the item's
  * next byte, and 0 past its end (or for an item that does not exist). Writes to the data
- * register are ignored, as in QEMU since 2.4. The DMA interface (port 0x514) is not
- * implemented, so the ID item has only bit 0 (traditional interface) set.
+ * register are ignored, as in QEMU since 2.4.
+ *
+ * The DMA interface is there when the device is given guest-memory access: the ID item then
+ * has bit 1 set, and the 64-bit big-endian DMA address register at 0x514 (high half) and
+ * 0x518 (low half; writing it starts the transfer) points at a FWCfgDmaAccess descriptor
+ * {BE32 control, BE32 length, BE64 address}. Control bits: SELECT (3, key in bits 31:16),
+ * then one of READ (1, bytes past the item's end read as 0), SKIP (2) or WRITE (4, refused:
+ * no item is writable); the device writes control back as 0, or with ERROR (0) set. Reading
+ * the DMA register returns the signature "QEMU CFG".
  *
  * Items are numbered by 16-bit keys: a few well-known ones (signature "QEMU", ID, RAM size,
  * CPU counts) and named files from key 0x20 on, listed in the file directory (key 0x19):
@@ -17,7 +24,8 @@
  * (the BIOS linker script): the tables are already placed at fixed addresses (pinvm
  * writes them into guest memory itself), and the files just carry those bytes.
  *
- * Register the device for the two ports 0x510-0x511 (`FW_CFG_PORT_SELECTOR`, length 2).
+ * Register the device for the two ports 0x510-0x511 (`FW_CFG_PORT_SELECTOR`, length 2), and
+ * `dmaPort` for the 8 ports 0x514-0x51B when DMA is enabled.
  */
 import { openBus, type PortDevice } from "../port-io-bus.js";
 import { DeviceStateError, StateReader } from "../devices/device-state.js";
@@ -28,6 +36,28 @@ import type { AcpiTables } from "./acpi-tables.js";
 export const FW_CFG_PORT_SELECTOR = 0x510;
 /** Data register port (x86). */
 export const FW_CFG_PORT_DATA = 0x511;
+/** DMA address register port (x86): high half at 0x514, low half at 0x518. */
+export const FW_CFG_PORT_DMA = 0x514;
+
+/** FWCfgDmaAccess control bits (fw_cfg.rst, "FW_CFG_DMA_CTL_*"). */
+export const FwCfgDmaControl = {
+  ERROR: 1 << 0,
+  READ: 1 << 1,
+  SKIP: 1 << 2,
+  SELECT: 1 << 3,
+  WRITE: 1 << 4,
+} as const;
+
+/** What reading the DMA address register returns: "QEMU CFG" as a big-endian 64-bit value. */
+export const FW_CFG_DMA_SIGNATURE = "QEMU CFG";
+
+/** Guest-physical memory as the DMA engine reaches it. */
+export interface FwCfgGuestMemory {
+  /** Copies `length` bytes from `address`; throws if outside RAM. */
+  read(address: number, length: number): Uint8Array;
+  /** Copies `data` to `address`; throws if outside RAM. */
+  write(address: number, data: Uint8Array): void;
+}
 
 /** Well-known item keys (fw_cfg.rst, "Selector Reg." table; Linux uapi qemu_fw_cfg.h). */
 export const FwCfgKey = {
@@ -82,6 +112,8 @@ export interface FwCfgState {
   version: number;
   selector: number;
   offset: number;
+  /** High half of the DMA address register, as last written (big-endian bytes as a number). */
+  dmaAddressHigh: number;
 }
 
 /** A 16-bit little-endian item value. */
@@ -93,6 +125,13 @@ export function fwCfgU16(value: number): Uint8Array {
 export function fwCfgU32(value: number): Uint8Array {
   const b = new Uint8Array(4);
   new DataView(b.buffer).setUint32(0, value >>> 0, true);
+  return b;
+}
+
+/** A 32-bit big-endian value (the DMA descriptor's byte order). */
+function fwCfgBe32(value: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, value >>> 0, false);
   return b;
 }
 
@@ -116,12 +155,97 @@ export class FwCfg implements PortDevice {
   private readonly files: FileEntry[] = [];
   private selector = 0;
   private offset = 0;
+  /** The DMA address register's high 32 bits (already converted from big-endian). */
+  private dmaAddressHigh = 0;
+  private readonly memory: FwCfgGuestMemory | undefined;
 
-  /** Creates the device with the signature, ID and an empty file directory. */
-  constructor() {
+  /** The DMA address register (ports 0x514-0x51B), present when DMA is enabled. */
+  readonly dmaPort: PortDevice | undefined;
+
+  /**
+   * Creates the device with the signature, ID and an empty file directory. With `memory`,
+   * the DMA interface is enabled and reaches guest RAM through it.
+   */
+  constructor(memory?: FwCfgGuestMemory) {
+    this.memory = memory;
     this.items.set(FwCfgKey.SIGNATURE, Uint8Array.from([0x51, 0x45, 0x4d, 0x55])); // "QEMU"
-    this.items.set(FwCfgKey.ID, fwCfgU32(FW_CFG_VERSION_TRADITIONAL));
+    this.items.set(FwCfgKey.ID, fwCfgU32(FW_CFG_VERSION_TRADITIONAL | (memory ? FW_CFG_VERSION_DMA : 0)));
     this.rebuildDirectory();
+    this.dmaPort = memory
+      ? {
+          read: (offset, size) => this.readDmaRegister(offset, size),
+          write: (o, sz, v) => this.writeDmaRegister(o, sz, v),
+        }
+      : undefined;
+  }
+
+  /** Bytes of the DMA register read back: the signature, byte i at port 0x514 + i. */
+  private readDmaRegister(offset: number, size: number): number {
+    let v = 0;
+    for (let n = 0; n < size; n++) {
+      const at = offset + n;
+      v |= (at < 8 ? FW_CFG_DMA_SIGNATURE.charCodeAt(at) : 0xff) << (8 * n);
+    }
+    return v >>> 0;
+  }
+
+  /**
+   * A 32-bit write of one half of the big-endian address register: the bytes arrive in
+   * memory order, so the value of an OUT (little-endian) is the byte-swapped half.
+   */
+  private writeDmaRegister(offset: number, size: number, value: number): void {
+    if (size !== 4 || (offset !== 0 && offset !== 4)) return;
+    const half =
+      (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
+    if (offset === 0) {
+      this.dmaAddressHigh = half;
+      return;
+    }
+    const address = this.dmaAddressHigh * 0x1_0000_0000 + half;
+    this.dmaAddressHigh = 0;
+    this.runDma(address);
+  }
+
+  /** Performs the FWCfgDmaAccess at `address` and writes its control word back. */
+  private runDma(address: number): void {
+    const memory = this.memory!;
+    let descriptor: DataView;
+    try {
+      descriptor = new DataView(memory.read(address, 16).slice().buffer);
+    } catch {
+      return; // the descriptor is not in RAM: nothing to report the error into
+    }
+    let control = descriptor.getUint32(0, false);
+    const length = descriptor.getUint32(4, false);
+    const target = Number(descriptor.getBigUint64(8, false));
+    let error = false;
+    if (control & FwCfgDmaControl.SELECT) {
+      this.selector = control >>> 16;
+      this.offset = 0;
+    }
+    control &= ~FwCfgDmaControl.SELECT;
+    try {
+      const data = this.current();
+      const available = data === undefined ? 0 : Math.max(0, data.length - this.offset);
+      if (control & FwCfgDmaControl.READ) {
+        const out = new Uint8Array(length);
+        if (data !== undefined)
+          out.set(data.subarray(this.offset, this.offset + Math.min(length, available)));
+        memory.write(target, out);
+        this.offset += Math.min(length, available);
+      } else if (control & FwCfgDmaControl.SKIP) {
+        this.offset += Math.min(length, available);
+      } else if (control & FwCfgDmaControl.WRITE) {
+        error = true; // no writable items
+      }
+    } catch {
+      error = true; // the buffer is not in RAM
+    }
+    try {
+      memory.write(address, fwCfgBe32(error ? FwCfgDmaControl.ERROR : 0));
+    } catch {
+      // unreachable: the descriptor was readable
+    }
   }
 
   /** Sets item `key` (below the file range) to a copy of `data`. */
@@ -205,15 +329,21 @@ export class FwCfg implements PortDevice {
     // Data-register writes (offset 1) are ignored; so are other widths at the selector.
   }
 
-  /** Power-on: selector 0 (the signature), offset 0. */
+  /** Power-on: selector 0 (the signature), offset 0, DMA address cleared. */
   reset(): void {
     this.selector = 0;
     this.offset = 0;
+    this.dmaAddressHigh = 0;
   }
 
   /** The state as a plain versioned object. */
   save(): FwCfgState {
-    return { version: FW_CFG_STATE_VERSION, selector: this.selector, offset: this.offset };
+    return {
+      version: FW_CFG_STATE_VERSION,
+      selector: this.selector,
+      offset: this.offset,
+      dmaAddressHigh: this.dmaAddressHigh,
+    };
   }
 
   /** Restores save() output; checks everything first and throws DeviceStateError on bad input. */
@@ -228,8 +358,10 @@ export class FwCfg implements PortDevice {
         `offset ${offset} is past the end of item 0x${selector.toString(16)} (${length} bytes)`,
       );
     }
+    const dmaAddressHigh = r.int("dmaAddressHigh", 0, 0xffff_ffff);
     this.selector = selector;
     this.offset = offset;
+    this.dmaAddressHigh = dmaAddressHigh;
   }
 }
 
@@ -245,6 +377,8 @@ export interface PcFwCfgConfig {
   e820: readonly E820Entry[];
   /** ACPI tables ("etc/acpi/rsdp", "etc/acpi/tables"), if any. */
   acpi?: AcpiTables;
+  /** Guest memory for the DMA interface; without it there is no DMA. */
+  dmaMemory?: FwCfgGuestMemory;
 }
 
 /** A FwCfg with the items of a pinvm PC. */
@@ -260,7 +394,7 @@ export function pcFwCfg(config: PcFwCfgConfig): FwCfg {
       throw new RangeError(`fw_cfg: ${what} must be in 1..65535`);
   }
   if (maxCpus < config.cpus) throw new RangeError("fw_cfg: maxCpus is below cpus");
-  const fw = new FwCfg();
+  const fw = new FwCfg(config.dmaMemory);
   fw.setItem(FwCfgKey.RAM_SIZE, fwCfgU64(config.ramBytes));
   fw.setItem(FwCfgKey.NB_CPUS, fwCfgU16(config.cpus));
   fw.setItem(FwCfgKey.MAX_CPUS, fwCfgU16(maxCpus));

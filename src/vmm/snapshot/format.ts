@@ -440,7 +440,8 @@ function readSection(
     );
   }
   let data: Uint8Array;
-  if (compression === STORED) data = stored.slice();
+  if (compression === STORED)
+    data = new Uint8Array(stored); // a copy, even of a Node Buffer
   else {
     // One byte of room past the promised length reveals data that inflates to more.
     if (stored.length === 0) fail("compressed data is empty");

@@ -136,10 +136,7 @@ test("round trip: sparse RAM, JSON sections with bigints of every size and sign"
   assert.deepEqual(back, s);
   // A file read with fs.readFileSync is a Buffer, often at an odd offset of a shared pool.
   const pooled = Buffer.concat([Buffer.from([1, 2, 3]), encodeSnapshot(s)]).subarray(3);
-  assert.deepEqual(
-    { ...decodeSnapshot(pooled), binary: { ram: new Uint8Array(decodeSnapshot(pooled).binary.ram) } },
-    s,
-  );
+  assert.deepEqual(decodeSnapshot(pooled), s);
   const regs = (back.json.vcpu0 as { regs: Record<string, bigint> }).regs;
   assert.equal(typeof regs.rbx, "bigint");
   assert.equal(regs.rbx, 2n ** 64n - 1n);

@@ -105,6 +105,9 @@ test("save/load and reset", () => {
   assert.equal(b.bus.read(0xcfd, 1), 0x30);
   assert.throws(() => b.host.load({ ...saved, address: 0x8100_0000 }), DeviceStateError);
   assert.throws(() => b.host.load({ ...saved, hostBridge: [1, 2] }), DeviceStateError);
+  const otherVendor = [...saved.hostBridge];
+  otherVendor[0] = 0x86 ^ 1;
+  assert.throws(() => b.host.load({ ...saved, hostBridge: otherVendor }), /read-only/);
   assert.throws(() => b.host.load({ ...saved, version: 0 }), DeviceStateError);
   assert.equal(b.bus.read(0xcfd, 1), 0x30, "unchanged");
   b.host.reset();

@@ -109,7 +109,15 @@ export class I440fxHostBridge implements PciFunction {
     return Array.from(this.config);
   }
 
-  /** Restores saveBytes() output (already validated as 256 bytes); keeps read-only bytes. */
+  /** The first offset where `bytes` differs from this space in a read-only bit, or -1. */
+  readOnlyMismatch(bytes: readonly number[]): number {
+    for (let i = 0; i < 256; i++) {
+      if ((bytes[i] & ~this.writeMask[i]) !== (this.config[i] & ~this.writeMask[i])) return i;
+    }
+    return -1;
+  }
+
+  /** Restores saveBytes() output (validated: 256 bytes, read-only bits unchanged). */
   loadBytes(bytes: readonly number[]): void {
     for (let i = 0; i < 256; i++) {
       const mask = this.writeMask[i];
@@ -221,6 +229,13 @@ export class PciHost {
       throw new DeviceStateError("pci-host", "address sets reserved CONFIG_ADDRESS bits (30:24, 1:0)");
     }
     const bytes = r.ints("hostBridge", 0, 0xff, { exact: 256 });
+    const mismatch = this.hostBridge.readOnlyMismatch(bytes);
+    if (mismatch >= 0) {
+      throw new DeviceStateError(
+        "pci-host",
+        `hostBridge[${mismatch}] changes read-only bits (not a 440FX host bridge's state)`,
+      );
+    }
     this.address = address;
     this.hostBridge.loadBytes(bytes);
   }

@@ -4,22 +4,42 @@
  * LCR.DLAB=1), IIR/FCR, LCR, MCR, LSR, MSR and SCR.
  *
  * Transmission is instantaneous: a byte written to THR goes straight to the injected
- * `onByte` sink, so LSR always shows THRE|TEMT and a polling guest never waits. MCR.LOOP
- * turns the UART back on itself (THR to RBR, MCR outputs to MSR inputs) as the datasheet
- * describes, which is how drivers probe for the chip. Received bytes come from the host
- * through `receive()` into a 16-byte FIFO (1 byte when FIFOs are off).
+ * `onByte` sink, so the transmitter FIFO is always empty, LSR always shows THRE|TEMT and a
+ * polling guest never waits; each write is still a new THR-empty interrupt condition (cleared
+ * by reading IIR when it is the reported source, or by the next THR write). MCR.LOOP turns the
+ * UART back on itself (THR to RBR, MCR outputs to MSR inputs) as the datasheet describes,
+ * which is how drivers probe for the chip. Received bytes come from the host through
+ * `receiveByte()` into a 16-byte FIFO (1 byte when FIFOs are off); an overrun sets LSR.OE.
  *
- * Interrupts leave through the injected `irq(level)` trigger (level = "an enabled
- * interrupt is pending", IIR bit 0 clear); nothing is wired to it until there is an
- * interrupt controller. State is plain fields, saved and restored as a versioned object.
+ * FIFOs (FCR): bit 0 enables them (changing it clears both), bits 1-2 clear them, bits 7-6 set
+ * the receive trigger level (1, 4, 8, 14). Interrupts in the datasheet's priority order (IIR,
+ * Table 4): receiver line status (OE), received data available (FIFO at or above the trigger
+ * level), character timeout (IIR 0Ch: data below the trigger level, nothing received or read
+ * for four character times — timed on the injected virtual clock; without a clock it is
+ * reported at once), THR empty, modem status. IIR bits 7-6 read 11 with FIFOs on.
+ *
+ * Outputs: `irq(level)` is the chip's INTR pin (an enabled interrupt is pending); `irqLine`
+ * is the PC's IRQ, which the board gates with MCR.OUT2 (and which is off in loopback, where
+ * the OUT2 pin is forced inactive) — drivers set OUT2 to get interrupts. A clocked UART has a
+ * timer: `nextDeadline()` / `advance(now)` for the character timeout.
+ *
+ * Wiring: `bus.register("com1", 0x3f8, 8, uart, true)`; irqLine = ISA IRQ4 (COM1, 3F8h) or IRQ3
+ * (COM2, 2F8h); clock = the machine's virtual clock (optional); host stdin feeds
+ * `receiveByte()`. State is plain fields, saved and restored as a versioned object.
  */
+import { StateReader } from "./device-state.js";
+import { NO_IRQ, type IrqLine, type VirtualClock } from "./irq.js";
 
 /** What the UART is connected to. */
 export interface Serial16550Options {
   /** Called with each byte the guest transmits (not in loopback mode). */
   onByte?: (byte: number) => void;
-  /** Called when the interrupt output changes level. */
+  /** The chip's INTR output: called when it changes level. */
   irq?: (level: boolean) => void;
+  /** The PC's IRQ line: INTR gated by MCR.OUT2. */
+  irqLine?: IrqLine;
+  /** Virtual clock for the character timeout; without it the timeout is immediate. */
+  clock?: VirtualClock;
 }
 
 /** Version of Serial16550State. */
@@ -42,6 +62,8 @@ export interface Serial16550State {
   rx: number[];
   /** THR-empty interrupt condition pending. */
   thrEmptyPending: boolean;
+  /** Virtual time of the last receive-FIFO activity (for the character timeout). */
+  rxActivityNs: number;
 }
 
 /** Register offsets from the port base. */
@@ -56,7 +78,18 @@ export const UART = {
   SCR: 7,
 } as const;
 
+/** IIR interrupt identification values (bits 3-0; datasheet Table 4). */
+export const UART_IIR = {
+  NONE: 0x1,
+  LINE_STATUS: 0x6,
+  RX_DATA: 0x4,
+  CHAR_TIMEOUT: 0xc,
+  THR_EMPTY: 0x2,
+  MODEM_STATUS: 0x0,
+} as const;
+
 const LCR_DLAB = 0x80;
+const MCR_OUT2 = 0x08;
 const MCR_LOOP = 0x10;
 const LSR_DR = 0x01;
 const LSR_OE = 0x02;
@@ -71,13 +104,18 @@ const IER_MS = 0x08;
 const FCR_ENABLE = 0x01;
 const FCR_CLEAR_RX = 0x02;
 const FIFO_DEPTH = 16;
+const TRIGGER_LEVELS = [1, 4, 8, 14];
 /** MSR inputs when not in loopback: CTS, DSR and DCD asserted (a terminal is attached). */
 const MSR_CONNECTED = 0xb0;
+/** The UART's input clock divided by 16: baud = 115200 / divisor. */
+const BAUD_BASE = 115200;
 
 /** One 16550A UART. */
 export class Serial16550 {
   private readonly onByte: (byte: number) => void;
   private readonly irq: (level: boolean) => void;
+  private readonly line: IrqLine;
+  private readonly clock: VirtualClock | undefined;
   private ier = 0;
   private lcr = 0;
   private mcr = 0;
@@ -88,12 +126,17 @@ export class Serial16550 {
   private modemDeltas = 0;
   private rx: number[] = [];
   private thrEmptyPending = false;
+  private rxActivityNs = 0;
   private irqLevel = false;
+  private lineLevel = false;
 
   /** Creates a UART in its reset state connected as `options` says. */
   constructor(options: Serial16550Options = {}) {
     this.onByte = options.onByte ?? (() => {});
     this.irq = options.irq ?? (() => {});
+    this.line = options.irqLine ?? NO_IRQ;
+    this.clock = options.clock;
+    this.rxActivityNs = this.now();
   }
 
   /** Register read at `offset` (0-7). */
@@ -103,6 +146,7 @@ export class Serial16550 {
       case UART.RBR_THR_DLL: {
         if (dlab) return this.divisor & 0xff;
         const byte = this.rx.length > 0 ? this.rx.shift()! : 0;
+        this.rxActivityNs = this.now();
         this.update();
         return byte;
       }
@@ -110,7 +154,7 @@ export class Serial16550 {
         return dlab ? (this.divisor >> 8) & 0xff : this.ier;
       case UART.IIR_FCR: {
         const id = this.interruptId();
-        if (id === 0x2) this.thrEmptyPending = false; // reading IIR acknowledges THRE
+        if (id === UART_IIR.THR_EMPTY) this.thrEmptyPending = false; // reading IIR acknowledges THRE
         this.update();
         return (this.fcr & FCR_ENABLE ? 0xc0 : 0) | id;
       }
@@ -160,6 +204,7 @@ export class Serial16550 {
       case UART.IIR_FCR:
         if (v & FCR_CLEAR_RX || (v & FCR_ENABLE) !== (this.fcr & FCR_ENABLE)) this.rx = [];
         this.fcr = v & 0xc9; // enable, DMA mode, trigger level; the clear bits self-reset
+        this.rxActivityNs = this.now();
         this.update();
         return;
       case UART.LCR:
@@ -181,15 +226,25 @@ export class Serial16550 {
   }
 
   /** Host side: a byte arrives on the receive line. Sets OE when the FIFO is full. */
-  receive(byte: number): void {
+  receiveByte(byte: number): void {
     if (this.mcr & MCR_LOOP) return; // the receive line is disconnected in loopback
     this.push(byte & 0xff);
     this.update();
   }
 
-  /** True when the interrupt output is asserted. */
+  /** Same as receiveByte(). */
+  receive(byte: number): void {
+    this.receiveByte(byte);
+  }
+
+  /** True when the chip's INTR output is asserted. */
   get interruptPending(): boolean {
     return this.irqLevel;
+  }
+
+  /** True when the PC's IRQ line (INTR gated by OUT2) is asserted. */
+  get irqAsserted(): boolean {
+    return this.lineLevel;
   }
 
   /** Current divisor latch value (baud = 115200 / divisor). */
@@ -197,8 +252,41 @@ export class Serial16550 {
     return this.divisor;
   }
 
+  /** Free space in the receive FIFO (host flow control: feed no more than this). */
+  get receiveRoom(): number {
+    return (this.fcr & FCR_ENABLE ? FIFO_DEPTH : 1) - this.rx.length;
+  }
+
+  /** Virtual time at which a character timeout would interrupt, or undefined. */
+  nextDeadline(): number | undefined {
+    if (!this.clock || !(this.ier & IER_RDA) || !this.belowTrigger()) return undefined;
+    const due = this.rxActivityNs + this.timeoutNs();
+    return due > this.clock.now() ? due : undefined;
+  }
+
+  /** Raises the character-timeout interrupt when it is due. */
+  advance(_now: number): void {
+    this.update();
+  }
+
+  /** Alias of advance() for VMMs that poll. */
+  poll(now: number): void {
+    this.advance(now);
+  }
+
+  /** Power-on (MR) state: registers 0 except the divisor, FIFOs empty, no interrupt. */
+  reset(): void {
+    this.ier = this.lcr = this.mcr = this.fcr = this.scr = 0;
+    this.divisor = 12;
+    this.lineErrors = this.modemDeltas = 0;
+    this.rx = [];
+    this.thrEmptyPending = false;
+    this.rxActivityNs = this.now();
+    this.update();
+  }
+
   /** The device state as a plain versioned object. */
-  saveState(): Serial16550State {
+  save(): Serial16550State {
     return {
       version: SERIAL16550_STATE_VERSION,
       ier: this.ier,
@@ -211,39 +299,50 @@ export class Serial16550 {
       modemDeltas: this.modemDeltas,
       rx: [...this.rx],
       thrEmptyPending: this.thrEmptyPending,
+      rxActivityNs: this.rxActivityNs,
     };
   }
 
-  /** Restores a state from saveState(); throws on an unknown version or bad field. */
-  loadState(state: Serial16550State): void {
-    if (state?.version !== SERIAL16550_STATE_VERSION) {
-      throw new Error(
-        `serial16550: state version ${String(state?.version)} is not ${SERIAL16550_STATE_VERSION}`,
-      );
-    }
-    const byte = (name: string, v: unknown): number => {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > 0xff) {
-        throw new Error(`serial16550: state field ${name} must be a byte`);
-      }
-      return v;
-    };
-    const rx = Array.isArray(state.rx) ? state.rx.map((b, n) => byte(`rx[${n}]`, b)) : [];
-    if (rx.length > FIFO_DEPTH) throw new Error(`serial16550: rx holds more than ${FIFO_DEPTH} bytes`);
-    const divisor = state.divisor;
-    if (!Number.isInteger(divisor) || divisor < 0 || divisor > 0xffff) {
-      throw new Error("serial16550: state field divisor must be 0..65535");
-    }
-    this.ier = byte("ier", state.ier) & 0x0f;
-    this.lcr = byte("lcr", state.lcr);
-    this.mcr = byte("mcr", state.mcr) & 0x1f;
-    this.fcr = byte("fcr", state.fcr) & 0xc9;
-    this.scr = byte("scr", state.scr);
+  /** Restores a state from save(); throws DeviceStateError (device unchanged) on bad input. */
+  load(state: unknown): void {
+    const r = new StateReader("serial16550", state, SERIAL16550_STATE_VERSION);
+    const ier = r.int("ier", 0, 0x0f);
+    const lcr = r.int("lcr", 0, 0xff);
+    const mcr = r.int("mcr", 0, 0x1f);
+    const fcr = r.int("fcr", 0, 0xff);
+    const scr = r.int("scr", 0, 0xff);
+    const divisor = r.int("divisor", 0, 0xffff);
+    const lineErrors = r.int("lineErrors", 0, LSR_ERRORS);
+    const modemDeltas = r.int("modemDeltas", 0, 0x0f);
+    const rx = r.ints("rx", 0, 0xff, { max: fcr & FCR_ENABLE ? FIFO_DEPTH : 1 });
+    const thrEmptyPending = r.bool("thrEmptyPending");
+    const rxActivityNs = r.int("rxActivityNs", -Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER);
+    this.ier = ier;
+    this.lcr = lcr;
+    this.mcr = mcr;
+    this.fcr = fcr & 0xc9;
+    this.scr = scr;
     this.divisor = divisor;
-    this.lineErrors = byte("lineErrors", state.lineErrors) & LSR_ERRORS;
-    this.modemDeltas = byte("modemDeltas", state.modemDeltas) & 0x0f;
+    this.lineErrors = lineErrors & LSR_ERRORS;
+    this.modemDeltas = modemDeltas;
     this.rx = rx;
-    this.thrEmptyPending = !!state.thrEmptyPending;
+    this.thrEmptyPending = thrEmptyPending;
+    this.rxActivityNs = rxActivityNs;
     this.update();
+  }
+
+  /** Same as save() (the earlier name). */
+  saveState(): Serial16550State {
+    return this.save();
+  }
+
+  /** Same as load() (the earlier name). */
+  loadState(state: unknown): void {
+    this.load(state);
+  }
+
+  private now(): number {
+    return this.clock ? this.clock.now() : 0;
   }
 
   private transmit(byte: number): void {
@@ -262,6 +361,7 @@ export class Serial16550 {
       return;
     }
     this.rx.push(byte);
+    this.rxActivityNs = this.now();
   }
 
   private lsr(): number {
@@ -289,20 +389,47 @@ export class Serial16550 {
     this.modemDeltas |= delta;
   }
 
+  private triggerLevel(): number {
+    return this.fcr & FCR_ENABLE ? TRIGGER_LEVELS[this.fcr >> 6] : 1;
+  }
+
+  /** FIFO mode with some data, but less than the trigger level. */
+  private belowTrigger(): boolean {
+    return this.rx.length > 0 && this.rx.length < this.triggerLevel();
+  }
+
+  /** Four character times at the current divisor and frame format (datasheet, "FIFO Interrupt Mode"). */
+  private timeoutNs(): number {
+    const bits = 1 + 5 + (this.lcr & 3) + (this.lcr & 0x08 ? 1 : 0) + (this.lcr & 0x04 ? 2 : 1);
+    const divisor = this.divisor === 0 ? 0x10000 : this.divisor;
+    return Math.ceil((4 * bits * divisor * 1e9) / BAUD_BASE);
+  }
+
+  private timedOut(): boolean {
+    if (!this.belowTrigger()) return false;
+    return !this.clock || this.clock.now() - this.rxActivityNs >= this.timeoutNs();
+  }
+
   /** IIR bits 3-0 for the highest-priority enabled pending interrupt (datasheet Table 4). */
   private interruptId(): number {
-    if (this.ier & IER_RLS && this.lineErrors) return 0x6;
-    if (this.ier & IER_RDA && this.rx.length > 0) return 0x4;
-    if (this.ier & IER_THRE && this.thrEmptyPending) return 0x2;
-    if (this.ier & IER_MS && this.modemDeltas) return 0x0;
-    return 0x1;
+    if (this.ier & IER_RLS && this.lineErrors) return UART_IIR.LINE_STATUS;
+    if (this.ier & IER_RDA && this.rx.length >= this.triggerLevel()) return UART_IIR.RX_DATA;
+    if (this.ier & IER_RDA && this.timedOut()) return UART_IIR.CHAR_TIMEOUT;
+    if (this.ier & IER_THRE && this.thrEmptyPending) return UART_IIR.THR_EMPTY;
+    if (this.ier & IER_MS && this.modemDeltas) return UART_IIR.MODEM_STATUS;
+    return UART_IIR.NONE;
   }
 
   private update(): void {
-    const level = this.interruptId() !== 0x1;
+    const level = this.interruptId() !== UART_IIR.NONE;
     if (level !== this.irqLevel) {
       this.irqLevel = level;
       this.irq(level);
+    }
+    const gated = level && (this.mcr & (MCR_OUT2 | MCR_LOOP)) === MCR_OUT2;
+    if (gated !== this.lineLevel) {
+      this.lineLevel = gated;
+      this.line.set(gated);
     }
   }
 }

@@ -585,3 +585,33 @@ test("controlWrite is told the writing instruction (and SMM); RSM does not call 
   assert.equal(cpu.inSmm, false);
   assert.deepEqual(writes, [["cr0", "mov", 0x22, true]]);
 });
+
+test("an SMI raised inside a hot loop is taken at the next block boundary, compiled or not", () => {
+  for (const jitThreshold of [Infinity, 1]) {
+    const m = createMachine();
+    enterLong64(m);
+    const { cpu } = m;
+    cpu.jitThreshold = jitThreshold;
+    // One self-looping block; its MMIO load raises the SMI (as a chipset register might).
+    const src =
+      "mov esi, 0x30000000\nxor ebx, ebx\nmov ecx, 1000\n1:\nmov eax, [rsi]\ninc rbx\ndec ecx\njnz 1b\nhlt";
+    m.mem.load(LAYOUT.code, assemble(src, 64, LAYOUT.code));
+    cpu.rip = LAYOUT.code;
+    let reads = 0;
+    m.mem.addMmio(0x30000000, 0x1000, {
+      read: () => {
+        if (++reads === 500) cpu.smiPending = true;
+        return 0;
+      },
+      write: () => {},
+    });
+    let saved: bigint[] = [];
+    m.hooks.ioWrite = () => {
+      saved = [q(m, SMBASE + 0xff78), q(m, SMBASE + 0xffe0)]; // RIP, RBX
+    };
+    loadHandler(m, "out 0xb3, al\nrsm");
+    assert.equal(cpu.run(1e6), "halt");
+    assert.deepEqual(saved, [BigInt(LAYOUT.code + 12), 500n], `jitThreshold ${jitThreshold}`);
+    assert.equal(cpu.lo[3], 1000);
+  }
+});

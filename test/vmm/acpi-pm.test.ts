@@ -9,6 +9,7 @@ import { PortIoBus } from "../../src/vmm/port-io-bus.js";
 import { IrqLevel } from "../../src/vmm/devices/irq.js";
 import { DeviceStateError } from "../../src/vmm/devices/device-state.js";
 import { AcpiPm, acpiPmBlocks, pmTimerTicks } from "../../src/vmm/devices/acpi-pm.js";
+import { buildAcpiTables } from "../../src/vmm/firmware/acpi-tables.js";
 
 function setup(options: { timer32Bit?: boolean; s5SleepType?: number } = {}) {
   const clock = {
@@ -131,4 +132,23 @@ test("save/load restores registers and the timer count; bad states refused witho
   assert.equal(other.bus.read(0x602, 2), 0x0121, "unchanged");
   other.pm.reset();
   assert.equal(other.bus.read(0x602, 2), 0);
+});
+
+test("OSPM power-off through the tables: FADT PM1a_CNT_BLK and the DSDT's \\_S5 turn the machine off", () => {
+  const { bus, events } = setup({ s5SleepType: 5 });
+  const tables = buildAcpiTables({ apicIds: [0], pm: acpiPmBlocks(), s5SleepType: 5 });
+  const block = tables.tables;
+  const at = (address: number) => address - block.address;
+  const view = new DataView(block.bytes.buffer);
+  // RSDP -> XSDT -> first entry is the FADT; FADT -> DSDT (ACPI 6.5 5.2.5.3, 5.2.8, 5.2.9).
+  const xsdt = Number(new DataView(tables.rsdp.bytes.buffer).getBigUint64(24, true));
+  const fadt = Number(view.getBigUint64(at(xsdt) + 36, true));
+  const pm1aControl = view.getUint32(at(fadt) + 64, true);
+  const dsdt = view.getUint32(at(fadt) + 40, true);
+  // The \_S5 package: NameOp "_S5_" PackageOp PkgLength NumElements then SLP_TYPa.
+  const aml = block.bytes.subarray(at(dsdt) + 36);
+  assert.equal(String.fromCharCode(...aml.subarray(1, 5)), "_S5_");
+  const slpTypA = aml[8] === 0x0a ? aml[9] : aml[8];
+  bus.write(pm1aControl, 2, (slpTypA << 10) | (1 << 13));
+  assert.deepEqual(events, ["off"]);
 });

@@ -875,6 +875,8 @@ export class Vcpu {
       throw new HvError("bad-state", "mp state sipi-received: set a SIPI vector with setVcpuEvents first");
     }
     this.cpu.halted = state === "halted";
+    // The VMM decided the vCPU's new state: a shutdown (triple fault) is over.
+    this.cpu.shutdownState = false;
     this.mpState = state === "halted" ? "runnable" : state === "sipi-received" ? "init-received" : state;
   }
 

@@ -1,51 +1,103 @@
 /**
- * The PC machine (our QEMU "pc" board, minus most of it): RAM, one vCPU, the port-I/O bus
- * and the devices on it (COM1 16550 UART, optional isa-debug-exit, the port-E9 debug
- * console), and the loop that runs the vCPU and decides when the machine has stopped.
+ * The PC machine (our QEMU "pc" board): a VM with RAM and 1..N vCPUs, the PC devices
+ * (board.ts), firmware tables, the loop that runs the vCPUs, the reset sources, and
+ * snapshots.
  *
- * The machine stops when the guest writes the debug-exit port, when the vCPU shuts down
- * (triple fault), or when it halts: with IF=0 nothing can wake it, and with IF=1 there is
- * as yet no interrupt source (no PIC, PIT or APIC timer), so a halted vCPU is a halted
- * guest either way; the result says which. An optional instruction limit bounds a run so
- * that a hung guest fails a test instead of hanging it.
+ * Scheduling is deterministic: the vCPUs run round-robin in fixed slices of instructions,
+ * and the VM clock advances by the longest slice any vCPU ran (one instruction = 1 ns, a
+ * 1 GHz TSC), so a run can be reproduced exactly. When every vCPU is halted or waiting for
+ * a SIPI the clock jumps to the next timer deadline (a vCPU's APIC timer or a device
+ * timer): HLT sleeps, it never spins. With nothing left that could wake a vCPU, the run
+ * ends ("halted").
+ *
+ * A system reset (0xCF9, the i8042 pulse, port 92h, the ACPI reset register which is
+ * 0xCF9, a triple fault, or `systemReset()` from the monitor) resets the devices and each
+ * vCPU in one of two ways, chosen by `resetStyle`: "vcpu" calls `vcpu.reset("reset")` — the
+ * full vCPU reset the 2019 thread proposed — and "vmm" writes every piece of RESET state
+ * through the set-APIs, zeroing the pin MSRs with host-initiated writes, the way the thread
+ * settled (vmm-reset.ts). Both leave identical state. QEMU turns every guest-initiated reset
+ * into a full system reset; real chipsets make CF9 with SYS_RST=0, the i8042 pulse and port
+ * 92h soft resets (INIT#). `softReset: "init"` models the latter: those sources send INIT to
+ * every processor instead (MSRs, and so the CR pins, survive per the pins-on-init option).
+ * After any reset the machine boots again the way QEMU does with its firmware: the `boot`
+ * callback (the -kernel loader) runs again, while what firmware would not touch survives —
+ * CMOS, and RAM outside what the loader writes. `noReboot` (QEMU's -no-reboot) ends the run
+ * instead.
  */
-import { Hypervisor, type Vcpu, type Vm } from "../hv/index.js";
-import { PortIoBus } from "./port-io-bus.js";
-import { Serial16550 } from "./devices/serial16550.js";
 import {
-  DebugExit,
-  DEBUG_EXIT_DEFAULTS,
-  debugExitStatus,
-  type DebugExitConfig,
-} from "./devices/debug-exit.js";
-import { PortE9, PORT_E9 } from "./devices/port-e9.js";
+  Hypervisor,
+  HvError,
+  type PinningOptions,
+  type Vcpu,
+  type VcpuExit,
+  type Violation,
+  type Vm,
+} from "../hv/index.js";
+import { PcBoard, type ResetSource } from "./board.js";
+import { DEBUG_EXIT_DEFAULTS, debugExitStatus, type DebugExitConfig } from "./devices/debug-exit.js";
+import { PORT_E9 } from "./devices/port-e9.js";
+import { buildAcpiTables } from "./firmware/acpi-tables.js";
+import { contiguousRamSplit, pcE820Map } from "./firmware/e820.js";
+import { pcFwCfg } from "./firmware/fw-cfg.js";
+import { acpiPmBlocks, ACPI_PM_DEFAULT_BASE } from "./devices/acpi-pm.js";
+import { resetVcpuThroughSetApis } from "./vmm-reset.js";
 
 /** COM1's I/O base. */
 export const COM1_BASE = 0x3f8;
 
-/** Process exit status for a triple fault (even, so it cannot be a debug-exit status). */
+/** Process exit status for a triple fault with -no-reboot (even, so it is no debug-exit status). */
 export const SHUTDOWN_EXIT_STATUS = 2;
 
 /** Process exit status when the instruction limit ran out (as timeout(1)). */
 export const LIMIT_EXIT_STATUS = 124;
 
+/** Process exit status for a hypervisor internal error. */
+export const INTERNAL_ERROR_EXIT_STATUS = 3;
+
+/** How system resets reset the vCPUs (see the module comment). */
+export type ResetStyle = "vmm" | "vcpu";
+
 /** How to build a PcMachine. */
 export interface PcMachineOptions {
   /** Guest RAM in bytes. */
   memoryBytes: number;
+  /** Number of vCPUs (default 1). */
+  cpus?: number;
   /** Where COM1's output goes; null removes the UART (QEMU's `-serial none`). Default: dropped. */
   serial?: ((byte: number) => void) | null;
+  /** Outputs of COM2..COM4 (absent = no UART). */
+  extraSerial?: (((byte: number) => void) | null)[];
   /** isa-debug-exit placement, or null for no such device (QEMU's default). */
   debugExit?: DebugExitConfig | null;
-  /** Where port-E9 console output goes; default: dropped. */
+  /** Where port-E9 (isa-debugcon) output goes; default: dropped. */
   debugConsole?: (byte: number) => void;
+  /** Further isa-debugcon devices (e.g. port 0x402). */
+  debugcons?: { iobase: number; output: (byte: number) => void }[];
+  /** Attach QEMU's pc-testdev. */
+  pcTestdev?: boolean;
+  /** CR pinning profile and options (default off). */
+  pinning?: PinningOptions;
+  /** "exit": a refused CR write also ends vcpu.run() (reported through onViolation). */
+  violations?: "log" | "exit";
+  /** How system resets reset the vCPUs (default "vcpu"). */
+  resetStyle?: ResetStyle;
+  /** Soft reset sources act as a full system reset (QEMU, default) or as INIT# (real chipsets). */
+  softReset?: "system" | "init";
+  /** QEMU's -no-reboot: a reset ends the run instead. */
+  noReboot?: boolean;
+  /** Wall-clock time the RTC shows at power-on (default: now). */
+  rtcStartMs?: number;
+  /** Called for each event worth tracing (exits, violations, resets). */
+  trace?: (line: string) => void;
+  /** Called for each CR-pinning violation. */
+  onViolation?: (violation: Violation) => void;
 }
 
 /** How long to run. */
 export interface MachineRunOptions {
-  /** Stop after about this many instructions (default: no limit). */
+  /** Stop after about this many instructions in total (default: no limit). */
   maxInstructions?: number;
-  /** Instructions per vcpu.run() slice, between which device work happens. */
+  /** Instructions per vCPU slice (default 100 000). */
   sliceInstructions?: number;
 }
 
@@ -58,24 +110,56 @@ export interface DebugExitResult {
   instructions: number;
 }
 
-/** The vCPU halted with nothing that could wake it. */
+/** Every vCPU halted with nothing that could wake it. */
 export interface HaltedResult {
   kind: "halted";
   exitCode: 0;
-  /** RFLAGS.IF at the HLT: true means it waited for an interrupt that cannot come yet. */
+  /** RFLAGS.IF of the BSP: true means it waited for an interrupt that cannot come. */
   interruptsEnabled: boolean;
-  /** Address after the HLT. */
+  /** The BSP's RIP (after its HLT). */
   rip: bigint;
   instructions: number;
 }
 
-/** The vCPU shut down (triple fault). */
+/** A vCPU shut down (triple fault) and -no-reboot was given. */
 export interface ShutdownResult {
   kind: "shutdown";
   exitCode: typeof SHUTDOWN_EXIT_STATUS;
   reason: string;
   /** RIP of the instruction whose fault could not be delivered. */
   rip: bigint;
+  instructions: number;
+}
+
+/** The guest asked for a reset and -no-reboot was given. */
+export interface ResetRequestedResult {
+  kind: "reset";
+  exitCode: 0;
+  source: ResetSource;
+  instructions: number;
+}
+
+/** ACPI power-off (S5). */
+export interface PowerOffResult {
+  kind: "poweroff";
+  exitCode: 0;
+  instructions: number;
+}
+
+/** The hypervisor could not continue a vCPU (e.g. jun2020's RSM refusal). */
+export interface InternalErrorResult {
+  kind: "internal-error";
+  exitCode: typeof INTERNAL_ERROR_EXIT_STATUS;
+  vcpu: number;
+  detail: string;
+  instructions: number;
+}
+
+/** A refused CR write with violations "exit" ends the run here when the VMM asks. */
+export interface ViolationResult {
+  kind: "cr-pin-violation";
+  exitCode: 0;
+  violation: Violation;
   instructions: number;
 }
 
@@ -88,51 +172,80 @@ export interface LimitResult {
 }
 
 /** Why PcMachine.run() returned. */
-export type MachineResult = DebugExitResult | HaltedResult | ShutdownResult | LimitResult;
+export type MachineResult =
+  | DebugExitResult
+  | HaltedResult
+  | ShutdownResult
+  | ResetRequestedResult
+  | PowerOffResult
+  | InternalErrorResult
+  | ViolationResult
+  | LimitResult;
 
-const DEFAULT_SLICE = 1_000_000;
+const DEFAULT_SLICE = 100_000;
 
-/** A PC with RAM, one vCPU, COM1, and optionally isa-debug-exit and the E9 console. */
+/** A PC with RAM, vCPUs, the PC devices and optional test devices. */
 export class PcMachine {
-  /** The VM (memory and vCPU) in the hypervisor. */
+  /** The VM (memory and vCPUs) in the hypervisor. */
   readonly vm: Vm;
-  /** The boot processor. */
-  readonly vcpu: Vcpu;
-  /** Port I/O. */
-  readonly ioBus = new PortIoBus();
-  /** COM1, unless removed. */
-  readonly serial: Serial16550 | null;
-  /** The debug-exit device, if configured. */
-  readonly debugExit: DebugExit | null;
-  /** The port-E9 console. */
-  readonly debugConsole: PortE9;
+  /** The vCPUs, BSP first. */
+  readonly vcpus: Vcpu[];
+  /** The devices. */
+  readonly board: PcBoard;
+  /** Resets done so far. */
+  resets = 0;
+  private readonly options: PcMachineOptions;
   private exitValue: number | null = null;
+  private pendingReset: ResetSource | null = null;
+  private poweredOff = false;
+  private bootFn: ((machine: PcMachine) => void) | null = null;
+  private retiredBase = 0;
 
-  /** Builds the machine; throws HvError for a bad memory size, RangeError for bad ports. */
+  /** Builds the machine; throws HvError for bad VM options, RangeError for bad device options. */
   constructor(options: PcMachineOptions) {
-    this.vm = new Hypervisor().createVm({ memoryBytes: options.memoryBytes });
-    this.vcpu = this.vm.createVcpu(0);
-    this.vm.setPortIoHandler(this.ioBus);
-
-    const serialOut = options.serial;
-    this.serial = serialOut === null ? null : new Serial16550({ onByte: serialOut ?? (() => {}) });
-    if (this.serial) this.ioBus.register("serial16550 COM1", COM1_BASE, 8, this.serial, true);
-
-    const exitConfig = options.debugExit === undefined ? null : options.debugExit;
-    this.debugExit =
-      exitConfig === null
-        ? null
-        : new DebugExit(exitConfig, (value) => {
-            this.exitValue = value;
-            this.vcpu.requestStop();
-          });
-    if (this.debugExit) {
-      this.ioBus.register("isa-debug-exit", exitConfig!.iobase, exitConfig!.iosize, this.debugExit);
+    this.options = options;
+    const cpus = options.cpus ?? 1;
+    if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
+      throw new HvError("bad-argument", `cpus: expected 1..64, got ${String(cpus)}`);
     }
-    this.debugConsole = new PortE9(options.debugConsole ?? (() => {}));
-    if (this.ioBus.ownerOf(PORT_E9) === undefined) {
-      this.ioBus.register("port-e9 debug console", PORT_E9, 1, this.debugConsole, true);
+    this.vm = new Hypervisor().createVm({
+      memoryBytes: options.memoryBytes,
+      pinning: options.pinning,
+      violations: options.violations,
+    });
+    this.vcpus = Array.from({ length: cpus }, (_, i) => this.vm.createVcpu(i));
+    const debugcons = [...(options.debugcons ?? [])];
+    if (!debugcons.some((d) => d.iobase === PORT_E9)) {
+      debugcons.unshift({ iobase: PORT_E9, output: options.debugConsole ?? (() => {}) });
     }
+    this.board = new PcBoard(
+      this.vm,
+      {
+        serial: [options.serial === undefined ? () => {} : options.serial, ...(options.extraSerial ?? [])],
+        debugExit: options.debugExit ?? null,
+        debugcons,
+        pcTestdev: options.pcTestdev ?? false,
+        rtcStartMs: options.rtcStartMs ?? Date.now(),
+      },
+      {
+        reset: (source) => this.requestReset(source),
+        powerOff: () => {
+          this.poweredOff = true;
+          this.vm.requestSystemEvent("poweroff");
+        },
+        debugExit: (value) => {
+          this.exitValue = value;
+          this.vm.runningVcpu?.requestStop();
+        },
+      },
+    );
+    this.vm.setPortIoHandler(this.board.io);
+    this.installFirmware();
+  }
+
+  /** The boot processor. */
+  get vcpu(): Vcpu {
+    return this.vcpus[0];
   }
 
   /** Guest RAM size in bytes. */
@@ -140,46 +253,170 @@ export class PcMachine {
     return this.vm.memoryBytes;
   }
 
-  /** Runs the guest until it stops (see the module comment) or the instruction limit. */
+  /** The options the machine was built with. */
+  get config(): Readonly<PcMachineOptions> {
+    return this.options;
+  }
+
+  /**
+   * Sets what booting means (the -kernel loader) and boots: `boot` runs now and again after
+   * every system reset, as QEMU's firmware reloads the -kernel image.
+   */
+  setBoot(boot: (machine: PcMachine) => void): void {
+    this.bootFn = boot;
+    boot(this);
+  }
+
+  /** Writes the ACPI tables and fw_cfg contents for this machine. */
+  private installFirmware(): void {
+    const apicIds = this.vcpus.map((v) => v.id);
+    const acpi = buildAcpiTables({ apicIds, pm: acpiPmBlocks(ACPI_PM_DEFAULT_BASE, false) });
+    this.vm.writePhysical(acpi.rsdp.address, acpi.rsdp.bytes);
+    this.vm.writePhysical(acpi.tables.address, acpi.tables.bytes);
+    const e820 = pcE820Map(contiguousRamSplit(this.vm.memoryBytes));
+    this.board.fwCfg = pcFwCfg({ ramBytes: this.vm.memoryBytes, cpus: this.vcpus.length, e820, acpi });
+  }
+
+  /** A device or the monitor asks for a reset (acted on between slices). */
+  requestReset(source: ResetSource): void {
+    if (this.pendingReset === null) this.pendingReset = source;
+    this.vm.requestSystemEvent("reset");
+  }
+
+  /** The monitor's system_reset. */
+  systemReset(): void {
+    this.requestReset("monitor");
+  }
+
+  private trace(line: string): void {
+    this.options.trace?.(line);
+  }
+
+  /** Instructions retired by all vCPUs since the machine was built. */
+  get instructions(): number {
+    let n = this.retiredBase;
+    for (const v of this.vcpus) n += v.instructionsRetired;
+    return n;
+  }
+
+  /** Runs the guest until it stops (see MachineResult) or the instruction limit. */
   run(options: MachineRunOptions = {}): MachineResult {
     const limit = options.maxInstructions ?? Infinity;
     const slice = options.sliceInstructions ?? DEFAULT_SLICE;
-    const vcpu = this.vcpu;
-    const start = vcpu.instructionsRetired;
-    const executed = (): number => vcpu.instructionsRetired - start;
+    const start = this.instructions;
+    const executed = (): number => this.instructions - start;
     for (;;) {
-      if (this.exitValue !== null) return this.debugExitResult(this.exitValue, executed());
+      if (this.exitValue !== null) {
+        const value = this.exitValue;
+        return {
+          kind: "debug-exit",
+          exitCode: debugExitStatus(value),
+          guestCode: value,
+          instructions: executed(),
+        };
+      }
+      if (this.poweredOff) return { kind: "poweroff", exitCode: 0, instructions: executed() };
+      if (this.pendingReset !== null) {
+        const source = this.pendingReset;
+        if (this.options.noReboot) return { kind: "reset", exitCode: 0, source, instructions: executed() };
+        this.doReset(source);
+        continue;
+      }
       const left = limit - executed();
       if (left <= 0) {
         return {
           kind: "instruction-limit",
           exitCode: LIMIT_EXIT_STATUS,
-          rip: vcpu.getRegs().rip,
+          rip: this.vcpu.getRegs().rip,
           instructions: executed(),
         };
       }
-      const exit = vcpu.run(Math.min(slice, left));
-      switch (exit.kind) {
-        case "stopped":
-        case "budget-exhausted":
-          continue; // device work between slices goes here once devices need it
-        case "hlt":
-          if (this.exitValue !== null) continue;
+      const now = this.vm.now();
+      let budget = Math.min(slice, left);
+      const deviceDeadline = this.board.nextDeadline();
+      if (deviceDeadline !== undefined) budget = Math.max(1, Math.min(budget, deviceDeadline - now));
+      let longest = 0;
+      let anyRan = false;
+      for (const vcpu of this.vcpus) {
+        const before = vcpu.instructionsRetired;
+        const result = this.runVcpu(vcpu, budget);
+        const ran = vcpu.instructionsRetired - before;
+        longest = Math.max(longest, ran);
+        if (ran > 0) anyRan = true;
+        if (result) return { ...result, instructions: executed() } as MachineResult;
+        if (this.exitValue !== null || this.pendingReset !== null || this.poweredOff) break;
+      }
+      if (this.exitValue !== null || this.pendingReset !== null || this.poweredOff) continue;
+      if (anyRan || this.vcpus.some((v) => v.runnable)) {
+        this.vm.advanceClock(now + Math.max(longest, 1));
+      } else {
+        // Everything halted: sleep until the next timer.
+        let next = deviceDeadline;
+        for (const v of this.vcpus) {
+          const t = v.nextEventTime();
+          if (t !== undefined && (next === undefined || t < next)) next = t;
+        }
+        if (next === undefined) {
           return {
             kind: "halted",
             exitCode: 0,
-            interruptsEnabled: vcpu.interruptsEnabled,
-            rip: vcpu.getRegs().rip,
+            interruptsEnabled: this.vcpu.interruptsEnabled,
+            rip: this.vcpu.getRegs().rip,
             instructions: executed(),
           };
+        }
+        this.vm.advanceClock(Math.max(next, now + 1));
+      }
+      this.board.advance(this.vm.now());
+    }
+  }
+
+  /** One slice of one vCPU; returns a result when the run must end. */
+  private runVcpu(vcpu: Vcpu, budget: number): Omit<MachineResult, "instructions"> | null {
+    for (;;) {
+      const exit: VcpuExit = vcpu.run(budget);
+      switch (exit.kind) {
+        case "budget-exhausted":
+        case "hlt":
+        case "stopped":
+        case "system-event":
+          return null;
+        case "io-in":
+          // A port nothing claims: open bus.
+          vcpu.completeRead(exit.size === 1 ? 0xff : exit.size === 2 ? 0xffff : 0xffff_ffff);
+          continue;
+        case "mmio-read":
+          vcpu.completeRead(exit.size === 1 ? 0xff : exit.size === 2 ? 0xffff : 0xffff_ffff);
+          continue;
+        case "io-out":
+        case "mmio-write":
+        case "debug":
+          continue;
+        case "cr-pin-violation":
+          this.trace(`cr-pin violation: ${describeViolation(exit.violation)}`);
+          this.options.onViolation?.(exit.violation);
+          continue;
         case "shutdown":
+          this.trace(`vcpu ${vcpu.id}: shutdown (${exit.reason})`);
+          if (this.options.noReboot) {
+            return {
+              kind: "shutdown",
+              exitCode: SHUTDOWN_EXIT_STATUS,
+              reason: exit.reason,
+              rip: vcpu.getRegs().rip,
+            } as Omit<ShutdownResult, "instructions">;
+          }
+          // QEMU turns a triple fault into a full system reset (reset-init-state.md section 2).
+          this.requestReset("triple-fault");
+          return null;
+        case "internal-error":
+          this.trace(`vcpu ${vcpu.id}: internal error: ${exit.detail}`);
           return {
-            kind: "shutdown",
-            exitCode: SHUTDOWN_EXIT_STATUS,
-            reason: exit.reason,
-            rip: vcpu.getRegs().rip,
-            instructions: executed(),
-          };
+            kind: "internal-error",
+            exitCode: INTERNAL_ERROR_EXIT_STATUS,
+            vcpu: vcpu.id,
+            detail: exit.detail,
+          } as Omit<InternalErrorResult, "instructions">;
         default: {
           const never: never = exit;
           throw new Error(`unexpected vcpu exit ${JSON.stringify(never)}`);
@@ -188,9 +425,39 @@ export class PcMachine {
     }
   }
 
-  private debugExitResult(value: number, instructions: number): DebugExitResult {
-    return { kind: "debug-exit", exitCode: debugExitStatus(value), guestCode: value, instructions };
+  /** Performs a reset from `source` (see the module comment) and boots again. */
+  private doReset(source: ResetSource): void {
+    this.pendingReset = null;
+    this.vm.clearSystemEvent();
+    this.resets++;
+    const soft = source === "cf9-soft" || source === "i8042" || source === "port92";
+    if (soft && this.options.softReset === "init") {
+      this.trace(`reset (${source}): INIT# to every processor`);
+      for (const v of this.vcpus) v.reset("init");
+    } else {
+      const style = this.options.resetStyle ?? "vcpu";
+      this.trace(
+        `reset (${source}): system reset, vCPUs by ${style === "vcpu" ? "vcpu.reset('reset')" : "the VMM's set-API writes"}`,
+      );
+      this.board.resetDevices();
+      this.vm.pinning.systemReset();
+      for (const v of this.vcpus) {
+        if (style === "vcpu") v.reset("reset");
+        else resetVcpuThroughSetApis(v);
+      }
+      this.installFirmware();
+    }
+    this.bootFn?.(this);
   }
+}
+
+/** One line describing a violation. */
+export function describeViolation(v: Violation): string {
+  const hex = (n: number) => `0x${(n >>> 0).toString(16)}`;
+  return (
+    `vcpu ${v.vcpu} rip=0x${v.rip.toString(16)} ${v.source} ${v.cr}: ${hex(v.old)} -> ${hex(v.attempted)} ` +
+    `refused (pinned high ${hex(v.pinnedHigh)}, low ${hex(v.pinnedLow)}, profile ${v.profile})`
+  );
 }
 
 export { DEBUG_EXIT_DEFAULTS };

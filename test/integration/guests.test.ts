@@ -342,6 +342,7 @@ function runUnderPinvm(elfPath: string, append: string | undefined): PinvmRun {
     memoryBytes: MEM_MIB * 1024 * 1024,
     serial: (b) => (serial += String.fromCharCode(b)),
     debugExit: { iobase: DEBUG_EXIT_PORT, iosize: 4 },
+    noReboot: true, // as the QEMU side runs with -no-reboot
   });
   // The command line QEMU's multiboot loader passes: the kernel's file name, then -append.
   const commandLine = append === undefined ? elfPath : `${elfPath} ${append}`;
@@ -392,11 +393,13 @@ function diagnose(run: PinvmRun): string {
   if (r.kind !== "debug-exit") {
     const sregs = run.machine.vcpu.getSregs();
     const bits = sregs.cs.l && sregs.efer & 0x400n ? 64 : sregs.cs.db && sregs.cr0 & 1n ? 32 : 16;
-    const rip = Number(BigInt.asIntN(64, r.rip));
+    const rip = Number(BigInt.asIntN(64, "rip" in r ? r.rip : run.machine.vcpu.getRegs().rip));
     const where = describeInstruction(run.machine, rip, bits);
     if (r.kind === "shutdown") notes.push(`pinvm: triple fault (${r.reason}) at ${where}`);
     else if (r.kind === "halted") notes.push(`pinvm: halted (IF=${r.interruptsEnabled ? 1 : 0}) at ${where}`);
-    else notes.push(`pinvm: instruction limit (${r.instructions}) reached at ${where}`);
+    else if (r.kind === "instruction-limit")
+      notes.push(`pinvm: instruction limit (${r.instructions}) reached at ${where}`);
+    else notes.push(`pinvm: ${describeResult(r)} at ${where}`);
   }
   return notes.join("\n");
 }
@@ -464,6 +467,14 @@ function describeResult(r: MachineResult): string {
       return `triple fault (status ${r.exitCode})`;
     case "instruction-limit":
       return `instruction limit after ${r.instructions} instructions`;
+    case "reset":
+      return `reset requested by ${r.source} (-no-reboot)`;
+    case "poweroff":
+      return "ACPI power-off (status 0)";
+    case "internal-error":
+      return `internal error on vcpu ${r.vcpu}: ${r.detail}`;
+    case "cr-pin-violation":
+      return "CR-pinning violation exit";
   }
 }
 

@@ -101,7 +101,7 @@ function assertLoaderError(image: Uint8Array, pattern: RegExp): void {
   );
 }
 
-test("hello.elf: ELF32 image at 1 MiB whose entry is the runtime's cli", (t) => {
+test("hello.elf: ELF32 image at 1 MiB whose entry is the runtime's _start", (t) => {
   if (!existsSync(helloElf)) return t.skip("guests/build/hello.elf not built (run make -C guests)");
   const image = parseMultiboot(new Uint8Array(readFileSync(helloElf)));
   assert.equal(image.format, "elf32");
@@ -109,7 +109,8 @@ test("hello.elf: ELF32 image at 1 MiB whose entry is the runtime's cli", (t) => 
   const text = image.segments[0];
   assert.equal(new DataView(text.data.buffer).getUint32(0, true), MULTIBOOT_HEADER_MAGIC);
   assert.ok(image.entry >= text.paddr && image.entry < text.paddr + text.data.length);
-  assert.equal(text.data[image.entry - text.paddr], 0xfa, "_start begins with cli (0xfa)");
+  // _start begins with `movl %eax, boot_entry_state` (A3 moffs32: MOV moffs32, EAX).
+  assert.equal(text.data[image.entry - text.paddr], 0xa3, "_start begins with mov moffs32, eax (0xa3)");
   assert.ok(
     image.segments.some((segment) => segment.memsz > segment.data.length),
     "has a bss",

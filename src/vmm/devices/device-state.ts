@@ -56,15 +56,6 @@ export class StateReader {
     return checkInt(this.device, this.path + name, this.record[name], min, max);
   }
 
-  /** A number field (finite). */
-  number(name: string): number {
-    const v = this.record[name];
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new DeviceStateError(this.device, `${this.path}${name} must be a finite number`);
-    }
-    return v;
-  }
-
   /** A boolean field. */
   bool(name: string): boolean {
     const v = this.record[name];
@@ -73,40 +64,18 @@ export class StateReader {
     return v;
   }
 
-  /** An array of integers in min..max, of length `length` exactly (or up to `maxLength`). */
+  /** An array of integers in min..max, of exactly `length.exact` or at most `length.max` entries. */
   ints(name: string, min: number, max: number, length: { exact?: number; max?: number }): number[] {
     const v = this.record[name];
-    if (!Array.isArray(v)) throw new DeviceStateError(this.device, `${name} must be an array`);
+    const path = this.path + name;
+    if (!Array.isArray(v)) throw new DeviceStateError(this.device, `${path} must be an array`);
     if (length.exact !== undefined && v.length !== length.exact) {
-      throw new DeviceStateError(this.device, `${name} must hold ${length.exact} entries`);
+      throw new DeviceStateError(this.device, `${path} must hold ${length.exact} entries`);
     }
     if (length.max !== undefined && v.length > length.max) {
-      throw new DeviceStateError(this.device, `${name} holds more than ${length.max} entries`);
+      throw new DeviceStateError(this.device, `${path} holds more than ${length.max} entries`);
     }
-    return v.map((x, n) => checkInt(this.device, `${name}[${n}]`, x, min, max));
-  }
-
-  /** An array of nested objects, each checked by `each` (which gets a record and its path). */
-  objects<T>(name: string, length: number, each: (item: Record<string, unknown>, path: string) => T): T[] {
-    const v = this.record[name];
-    if (!Array.isArray(v) || v.length !== length) {
-      throw new DeviceStateError(this.device, `${name} must be an array of ${length}`);
-    }
-    return v.map((item, n) => {
-      if (typeof item !== "object" || item === null) {
-        throw new DeviceStateError(this.device, `${name}[${n}] must be an object`);
-      }
-      return each(item as Record<string, unknown>, `${name}[${n}]`);
-    });
-  }
-
-  /** A string field that is one of `allowed`. */
-  oneOf<T extends string>(name: string, allowed: readonly T[]): T {
-    const v = this.record[name];
-    if (typeof v !== "string" || !(allowed as readonly string[]).includes(v)) {
-      throw new DeviceStateError(this.device, `${name} must be one of ${allowed.join(", ")}`);
-    }
-    return v as T;
+    return v.map((x, n) => checkInt(this.device, `${path}[${n}]`, x, min, max));
   }
 }
 

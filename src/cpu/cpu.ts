@@ -887,10 +887,7 @@ export class Cpu {
       if (this.shutdownState) return "shutdown";
       if (this.smiPending || this.intrPending || this.nmiPending) {
         // The STI / MOV SS shadow also holds off SMI (SDM Vol.3 6.8.3 allows it).
-        if (!this.interruptShadow) {
-          if (this.smiPending && !this.inSmm) enterSmm(this);
-          else if (this.intrPending || this.nmiPending) checkInterrupts(this);
-        }
+        if (!this.interruptShadow && !this.takePendingEvent()) return "exit";
         if (this.shutdownState) return "shutdown";
       }
       if (this.halted) return "halt";
@@ -957,7 +954,7 @@ export class Cpu {
           this.lastExit = e;
           return "exit";
         }
-        this.handleHostException(e);
+        if (!this.handleHostException(e)) return "exit";
       }
     }
     return this.shutdownState ? "shutdown" : this.halted ? "halt" : this.stopRequested ? "stop" : "limit";
@@ -981,18 +978,60 @@ export class Cpu {
         this.lastExit = e;
         return false;
       }
-      this.handleHostException(e);
+      return this.handleHostException(e);
     }
     return true;
   }
 
-  /** A CpuFault thrown by an instruction is delivered; anything else is a host bug and propagates. */
-  private handleHostException(e: unknown): void {
-    if (e instanceof CpuFault) {
-      this.icount++;
+  /**
+   * A CpuFault thrown by an instruction is delivered; anything else is a host bug and
+   * propagates. Returns false when a hook (an MMIO read of the IDT, GDT or stack) threw an
+   * InstructionExit during the delivery: delivery rolls the state back (interrupts.ts), so
+   * RIP is still on the faulting instruction, which runs — and faults — again on restart.
+   */
+  private handleHostException(e: unknown): boolean {
+    if (!(e instanceof CpuFault)) throw e;
+    this.icount++;
+    try {
       deliverEvent(this, e.vector, e.errorCode, "exception");
-    } else {
-      throw e;
+    } catch (x) {
+      if (!(x instanceof InstructionExit)) throw x;
+      this.icount--;
+      this.lastExit = x;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * At an instruction boundary, take a pending SMI (not in SMM), else a pending NMI or INTR
+   * (SDM Vol.3 6.9). Returns false when a hook threw an InstructionExit while the event was
+   * being delivered (kept in lastExit): an SMI or NMI then stays pending, unchanged, and is
+   * taken when run() is called again. An external interrupt has already been acknowledged
+   * at that point and cannot be put back, so an exit during INTR delivery is a host error.
+   */
+  private takePendingEvent(): boolean {
+    const nmiPending = this.nmiPending;
+    const nmiBlocked = this.nmiBlocked;
+    const halted = this.halted;
+    const smi = this.smiPending && !this.inSmm;
+    try {
+      if (smi) enterSmm(this);
+      else if (this.intrPending || this.nmiPending) checkInterrupts(this);
+      return true;
+    } catch (x) {
+      if (!(x instanceof InstructionExit)) throw x;
+      if (!smi && !(nmiPending && !nmiBlocked)) {
+        throw new Error(
+          `InstructionExit ("${x.reason}") thrown while an external interrupt was delivered: the vector was already acknowledged, the delivery cannot be restarted`,
+        );
+      }
+      // SMI entry writes SMRAM before changing any state; NMI delivery rolled back its own.
+      this.nmiPending = nmiPending;
+      this.nmiBlocked = nmiBlocked;
+      this.halted = halted;
+      this.lastExit = x;
+      return false;
     }
   }
 

@@ -12,7 +12,10 @@
  *   instruction is abandoned with no architectural effect, exactly as if it had faulted
  *   before doing anything (RIP stays on it, it is not counted as retired; a partly done REP
  *   string instruction keeps the iterations it completed), and Cpu.run() returns "exit".
- *   When run() is called again the instruction executes again from its start.
+ *   When run() is called again the instruction executes again from its start. The same holds
+ *   for an exit during the delivery of an exception, NMI or SMI (an MMIO access to the IDT,
+ *   GDT, stack or SMRAM): the delivery is rolled back and retried. During external-interrupt
+ *   delivery the vector is already acknowledged: run() throws an Error instead.
  * - While a hook runs, `cpu.rip` (and `cpu.instructionRip`, unsigned) is the address of the
  *   instruction being executed, in the interpreter and in compiled code alike.
  */

@@ -4,8 +4,9 @@
  * retired, no architectural effect — and the next run() executes it again. Checked in the
  * interpreter (with block chaining), in compiled blocks and regions (jit/), for an inline
  * MMIO load in compiled code, for a partly done REP INSB (keeps its progress, as after a
- * fault: SDM Vol.2 REP) and under the STI interrupt shadow. Every exiting run, once resumed,
- * must end in exactly the state (instruction count included) of a run without the exit.
+ * fault: SDM Vol.2 REP), under the STI interrupt shadow, and while a fault or NMI is being
+ * delivered (an IDT behind MMIO). Every exiting run, once resumed, must end in exactly the
+ * state (instruction count included) of a run without the exit.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -20,6 +21,7 @@ import {
 import { InstructionExit } from "../../src/cpu/hooks.js";
 import { saveCpuState } from "../../src/cpu/state.js";
 import { compiledBlocks } from "../../src/cpu/jit/compile.js";
+import { assertFault, faultMachine, lastFault } from "../helpers/faults.js";
 
 /** An IN loop: 2000 iterations summing the port values, with a branch inside (3 blocks). */
 const IN_LOOP = `
@@ -212,4 +214,62 @@ test("exits from other hooks: WRMSR, CPUID, a vetoing controlWrite replaced by a
     ["cr4", 16],
   ]);
   assert.equal(m.cpu.icount, 8);
+});
+
+/** Move the IDT of a fault machine behind an MMIO window whose first read (once) exits. */
+function idtBehindMmio(m: TestMachine): { exits: number } {
+  const window = 0x30000000;
+  const st = { exits: 0 };
+  m.mem.addMmio(window, 0x1000, {
+    read: (addr, size) => {
+      if (st.exits === 0) {
+        st.exits++;
+        throw new InstructionExit("idt");
+      }
+      const ram = LAYOUT.idt + (addr - window);
+      return size === 1 ? m.mem.read8(ram) : size === 2 ? m.mem.read16(ram) : m.mem.read32(ram);
+    },
+    write: () => {},
+  });
+  m.cpu.idtrBase = window;
+  return st;
+}
+
+test("an exit while a fault or an NMI is delivered rolls the delivery back and restarts it", () => {
+  // #UD from UD2: the delivery reads the IDT through MMIO and exits; RIP stays on UD2.
+  const m = faultMachine(64);
+  m.mem.load(LAYOUT.code, assemble("ud2", 64, LAYOUT.code));
+  m.cpu.rip = LAYOUT.code;
+  const st = idtBehindMmio(m);
+  const rsp = m.cpu.lo[4];
+  assert.equal(m.cpu.run(100), "exit");
+  assert.equal(m.cpu.lastExit?.reason, "idt");
+  assert.equal(m.cpu.rip, LAYOUT.code);
+  assert.equal(m.cpu.icount, 0);
+  assert.equal(m.cpu.lo[4], rsp);
+  assert.equal(m.cpu.run(100), "halt");
+  assert.equal(st.exits, 1);
+  assertFault(lastFault(m), 6);
+
+  // NMI: stays pending and unblocked across the exit, then is delivered.
+  const n = faultMachine(64);
+  n.mem.load(LAYOUT.code, assemble("nop\nhlt", 64, LAYOUT.code));
+  n.cpu.rip = LAYOUT.code;
+  idtBehindMmio(n);
+  n.cpu.nmiPending = true;
+  assert.equal(n.cpu.run(100), "exit");
+  assert.deepEqual([n.cpu.nmiPending, n.cpu.nmiBlocked, n.cpu.rip], [true, false, LAYOUT.code]);
+  assert.equal(n.cpu.run(100), "halt");
+  assertFault(lastFault(n), 2);
+  assert.equal(n.cpu.nmiBlocked, true);
+
+  // INTR: the vector is acknowledged before the IDT read, so the exit is a host error.
+  const i = faultMachine(64);
+  i.mem.load(LAYOUT.code, assemble("nop\nhlt", 64, LAYOUT.code));
+  i.cpu.rip = LAYOUT.code;
+  idtBehindMmio(i);
+  i.cpu.setEflags(0x202);
+  i.cpu.intrPending = true;
+  i.cpu.acknowledgeInterrupt = () => 0x20;
+  assert.throws(() => i.cpu.run(100), /acknowledged/);
 });

@@ -5,7 +5,14 @@
  * here only.
  */
 export { Hypervisor, HV_API_VERSION } from "./hypervisor.js";
-export { Vm, MAX_MEMORY_BYTES, MAX_VCPUS, type VmOptions, type InterruptMessage } from "./vm.js";
+export {
+  Vm,
+  MAX_MEMORY_BYTES,
+  MAX_VCPUS,
+  type VmOptions,
+  type InterruptMessage,
+  type VmSavedState,
+} from "./vm.js";
 export {
   Vcpu,
   DEFAULT_RUN_BUDGET,
@@ -15,6 +22,7 @@ export {
   type VcpuResetKind,
   type GuestDebug,
   type VcpuHvState,
+  type VcpuSavedState,
 } from "./vcpu.js";
 export type {
   VcpuExit,

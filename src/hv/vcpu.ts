@@ -23,6 +23,7 @@ import { InstructionExit, type CpuHooks, type CpuidResult, type MsrReadResult } 
 import { resetCpu } from "../cpu/reset.js";
 import { CPU_MSRS, CPUID_SIGNATURE, cpuidNative, readMsr, writeMsr } from "../cpu/ops/msr-cpuid.js";
 import { CpuFault } from "../cpu/fault.js";
+import { CpuStateError, loadCpuState, saveCpuState, type CpuState } from "../cpu/state.js";
 import { FLAGS } from "../x86/eflags.js";
 import { MSR } from "../x86/msr.js";
 import { SEG } from "../x86/segment.js";
@@ -969,6 +970,39 @@ export class Vcpu {
 
   // ---------------------------------------------------------------- save / load
 
+  /**
+   * The complete vCPU — processor, local APIC, pins, mp state, time — as one versioned plain
+   * object for snapshots and migration (bigints inside; see src/vmm/snapshot for encoding).
+   */
+  saveState(): VcpuSavedState {
+    if (this.running) throw new HvError("bad-state", `vcpu ${this.id}: saveState() while run() is executing`);
+    if (this.pendingRead !== null || this.exitQueue.length > 0) {
+      throw new HvError("bad-state", `vcpu ${this.id}: finish the pending exit (run() again) before saving`);
+    }
+    return { version: 1, cpu: saveCpuState(this.cpu), hv: this.saveHvState() };
+  }
+
+  /** Restores what saveState returned; validated first, all or nothing (HvError). */
+  loadState(state: unknown): void {
+    const s = state as Partial<VcpuSavedState>;
+    if (typeof s !== "object" || s === null || s.version !== 1) {
+      throw new HvError("bad-state", "vCPU state: expected an object with version 1");
+    }
+    const before = this.saveHvState();
+    this.loadHvState(s.hv);
+    try {
+      loadCpuState(this.cpu, s.cpu as CpuState);
+    } catch (e) {
+      this.loadHvState(before);
+      if (e instanceof CpuStateError) throw new HvError("bad-state", e.message);
+      throw e;
+    }
+    this.cpu.flushTlb(false);
+    this.cpu.flushCodeCache();
+    this.syncTscOffset();
+    this.apicChanged();
+  }
+
   /** Everything hv keeps about this vCPU besides the processor and the APIC, for snapshots. */
   saveHvState(): VcpuHvState {
     return {
@@ -1035,6 +1069,13 @@ export class Vcpu {
     this.syncTscOffset();
     this.apicChanged();
   }
+}
+
+/** A whole vCPU in a snapshot (Vcpu.saveState). */
+export interface VcpuSavedState {
+  version: 1;
+  cpu: CpuState;
+  hv: VcpuHvState;
 }
 
 /** Hypervisor-side vCPU state in a snapshot. */

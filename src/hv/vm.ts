@@ -54,6 +54,13 @@ export interface InterruptMessage {
   trigger: "edge" | "level";
 }
 
+/** VM-wide state in a snapshot (Vm.saveState). */
+export interface VmSavedState {
+  version: 1;
+  clock: number;
+  pinning: unknown;
+}
+
 /** A virtual machine. Create with `hypervisor.createVm(...)`. */
 export class Vm implements VcpuHost, ApicBus {
   /** Guest-physical memory, shared by all vCPUs. */
@@ -270,6 +277,30 @@ export class Vm implements VcpuHost, ApicBus {
   /** The vCPU whose run() is executing, if any. */
   get runningVcpu(): Vcpu | null {
     return this.current;
+  }
+
+  // ---------------------------------------------------------------- save / load
+
+  /** VM-wide hypervisor state (clock, CR-pinning configuration, shared pins, audit log). */
+  saveState(): VmSavedState {
+    return { version: 1, clock: this.clock, pinning: this.pinning.save() };
+  }
+
+  /** Restores what saveState returned; validated first, all or nothing (HvError). */
+  loadState(state: unknown): void {
+    const s = state as Partial<VmSavedState>;
+    if (typeof s !== "object" || s === null || s.version !== 1) {
+      throw new HvError("bad-state", "VM state: expected an object with version 1");
+    }
+    if (typeof s.clock !== "number" || !Number.isFinite(s.clock) || s.clock < 0) {
+      throw new HvError("bad-state", "VM state: clock must be a non-negative number");
+    }
+    try {
+      this.pinning.load(s.pinning);
+    } catch (e) {
+      throw e instanceof HvError ? e : new HvError("bad-state", `VM state: ${(e as Error).message}`);
+    }
+    this.clock = s.clock;
   }
 
   // ---------------------------------------------------------------- interrupts

@@ -209,6 +209,23 @@ test("8259: special mask mode lets lower levels in while a masked level is in se
   assert.equal(pic.masterPorts.read(0, 1), 0x12);
 });
 
+test("8259: special fully nested mode lets a higher slave request through IS2, not IR3", () => {
+  const { pic, intr } = programmed(0x11); // ICW4: SFNM | 8086 mode on both
+  pic.setIrq(12, true);
+  assert.equal(pic.acknowledge(), 0x2c);
+  pic.setIrq(3, true);
+  assert.equal(intr.level, false, "IR3 ranks below IS2");
+  pic.setIrq(9, true);
+  assert.equal(intr.level, true, "IRQ9 outranks IRQ12 on the slave and passes IS2 under SFNM");
+  assert.equal(pic.acknowledge(), 0x29);
+  // Without SFNM the same request waits for the master's EOI.
+  const plain = programmed();
+  plain.pic.setIrq(12, true);
+  plain.pic.acknowledge();
+  plain.pic.setIrq(9, true);
+  assert.equal(plain.intr.level, false);
+});
+
 test("8259: single-mode ICW1 without ICW4 skips ICW3 and ICW4", () => {
   const pic = new I8259Pair();
   pic.masterPorts.write(0, 1, 0x12); // SNGL, no IC4

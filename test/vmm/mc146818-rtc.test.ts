@@ -242,6 +242,18 @@ test("RTC: reset clears the interrupt enables and flags, keeps the time and RAM"
   assert.equal(reg(RTC.SECONDS), 0x46);
 });
 
+test("RTC: loading a state with IRQF set drives IRQ8 high", () => {
+  const { clock, irq, rtc, set } = setup();
+  set(RTC.B, 0x42);
+  clock.t = 2 * MS;
+  rtc.advance(clock.t);
+  assert.equal(irq.level, true);
+  const line = new IrqLevel();
+  const copy = new Mc146818Rtc({ startTime: 0, clock, irq: line });
+  copy.load(rtc.save());
+  assert.equal(line.level, true);
+});
+
 test("RTC: save/load round trip; corrupt state refused, device unchanged", () => {
   const { clock, rtc, reg, set } = setup();
   set(0x50, 0x12);

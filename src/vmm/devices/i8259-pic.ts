@@ -161,23 +161,19 @@ class I8259Chip {
     }
   }
 
-  /** ISR bits that block lower-priority requests (special mask mode and SFNM take some out). */
-  private blockingIsr(): number {
-    let isr = this.isr;
-    if (this.specialMask) isr &= ~this.imr;
-    if (this.cascadeInput >= 0 && this.icw4 & ICW4_SFNM) isr &= ~(1 << this.cascadeInput);
-    return isr;
-  }
-
-  /** The request INT is raised for, or -1: the highest unmasked IRR bit ranking above the ISR. */
+  /**
+   * The request INT is raised for, or -1: the highest unmasked IRR bit whose priority is above
+   * every ISR bit (fully nested mode). Special mask mode ignores ISR bits that are masked;
+   * special fully nested mode (ICW4 SFNM, master only) lets a further request on the cascade
+   * input through while that input is in service (datasheet "Special Fully Nest Mode").
+   */
   pending(): number {
     const irq = this.highest(this.irr & ~this.imr);
     if (irq < 0) return -1;
-    const inService = this.highest(this.blockingIsr());
-    if (inService >= 0 && this.rank(inService) <= this.rank(irq)) {
-      // SFNM: a further request on the cascade input may pass its own ISR bit.
-      if (!(irq === inService && irq === this.cascadeInput && this.icw4 & ICW4_SFNM)) return -1;
-    }
+    const inService = this.highest(this.specialMask ? this.isr & ~this.imr : this.isr);
+    if (inService < 0) return irq;
+    if (this.rank(inService) < this.rank(irq)) return -1;
+    if (inService === irq && !(irq === this.cascadeInput && this.icw4 & ICW4_SFNM)) return -1;
     return irq;
   }
 

@@ -304,8 +304,7 @@ export class Mc146818Rtc {
     this.originNs = originNs;
     this.originSeconds = originSeconds;
     this.lastSyncNs = lastSyncNs;
-    this.irqLevel = !this.irqLevel; // force the line to be driven from the loaded C
-    this.updateIrq();
+    this.updateIrq(true);
   }
 
   /** The divider runs unless DV2-DV0 hold it in reset (11x). */
@@ -373,12 +372,12 @@ export class Mc146818Rtc {
     return pairs.every(([alarm, value]) => this.cmos[alarm] >= 0xc0 || this.cmos[alarm] === value);
   }
 
-  /** IRQF = some flag in C with its enable in B; IRQ8 follows IRQF. */
-  private updateIrq(): void {
+  /** IRQF = some flag in C with its enable in B; IRQ8 follows IRQF (driven anyway if `force`). */
+  private updateIrq(force = false): void {
     if (this.cmos[RTC.C] & this.cmos[RTC.B] & (RTC_C.PF | RTC_C.AF | RTC_C.UF))
       this.cmos[RTC.C] |= RTC_C.IRQF;
     const level = (this.cmos[RTC.C] & RTC_C.IRQF) !== 0;
-    if (level !== this.irqLevel) {
+    if (force || level !== this.irqLevel) {
       this.irqLevel = level;
       this.irq.set(level);
     }

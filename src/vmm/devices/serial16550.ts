@@ -261,7 +261,8 @@ export class Serial16550 {
   nextDeadline(): number | undefined {
     if (!this.clock || !(this.ier & IER_RDA) || !this.belowTrigger()) return undefined;
     const due = this.rxActivityNs + this.timeoutNs();
-    return due > this.clock.now() ? due : undefined;
+    // Past due and not yet signalled: still report it, so that the VMM calls advance().
+    return due > this.clock.now() || !this.irqLevel ? due : undefined;
   }
 
   /** Raises the character-timeout interrupt when it is due. */

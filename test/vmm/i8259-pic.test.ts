@@ -130,6 +130,24 @@ test("8259: automatic EOI (ICW4 AEOI) leaves ISR clear", () => {
   assert.equal(intr.level, true, "nothing in service blocks IR3");
 });
 
+test("8259: rotate in automatic EOI mode (OCW2 80h) rotates on each INTA; 00h stops it", () => {
+  const { pic } = programmed(0x03);
+  pic.masterPorts.write(0, 1, 0x80);
+  pic.setIrq(0, true);
+  assert.equal(pic.acknowledge(), 0x20);
+  pic.setIrq(0, false);
+  pic.setIrq(0, true);
+  pic.setIrq(5, true);
+  assert.equal(pic.acknowledge(), 0x25, "IR0 became lowest priority at its INTA");
+  pic.masterPorts.write(0, 1, 0x00); // clear rotate in AEOI; IR5 is lowest now
+  pic.setIrq(5, false);
+  pic.setIrq(5, true);
+  assert.equal(pic.acknowledge(), 0x20);
+  pic.setIrq(0, false);
+  pic.setIrq(0, true);
+  assert.equal(pic.acknowledge(), 0x20, "no rotation any more: IR0 still ranks above IR5");
+});
+
 test("8259: slave IRQ goes through the cascade: vector base+n, IS2 on master", () => {
   const { pic, intr } = programmed();
   pic.setIrq(12, true);

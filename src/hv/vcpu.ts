@@ -210,6 +210,8 @@ export class Vcpu {
       },
       hypercall: () => this.hypercall(),
       rsm: (cr0, cr4) => {
+        // A latched INIT is taken right after RSM (at the next instruction boundary).
+        if (this.latchedInit || this.apic.hasEvents()) this.cpu.stopRequested = true;
         const decision = this.pinning.onRsm(cr0 >>> 0, cr4 >>> 0, { rip: this.cpu.instructionRip });
         if (decision === "exit") {
           this.exitQueue.push({
@@ -713,6 +715,14 @@ export class Vcpu {
         if (executed > 0) this.resumeFromBreakpoint = false;
         const exit = this.exitQueue.shift();
         if (exit) return exit;
+        if (reason === "exit") {
+          // Abandoned by something that queued no exit: report it rather than retry forever.
+          return {
+            kind: "internal-error",
+            suberror: "emulation",
+            detail: `instruction at 0x${cpu.instructionRip.toString(16)} abandoned: ${cpu.lastExit?.reason ?? "exit"}`,
+          };
+        }
         if (reason === "shutdown" || cpu.shutdownState) {
           return { kind: "shutdown", reason: this.shutdownReason || "shutdown" };
         }

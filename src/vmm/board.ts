@@ -169,7 +169,8 @@ export class PcBoard {
       const out = options.serial[n];
       if (out === null || out === undefined) return null;
       const line = this.isaIrq[irq];
-      const uart = new Serial16550({ onByte: out, irq: (level) => line.set(level) });
+      // The PC gates the UART's INTR with MCR.OUT2 (irqLine); the clock drives the FIFO timeout.
+      const uart = new Serial16550({ onByte: out, irqLine: line, clock });
       io.register(`serial16550 COM${n + 1}`, base, 8, uart, true);
       return uart;
     });
@@ -232,7 +233,9 @@ export class PcBoard {
   /** The earliest time (ns) a device timer wants to fire, if any. */
   nextDeadline(): number | undefined {
     let best: number | undefined;
-    for (const t of [this.pit.nextDeadline(), this.rtc.nextDeadline(), this.pm.nextDeadline() ?? undefined]) {
+    const timers = [this.pit.nextDeadline(), this.rtc.nextDeadline(), this.pm.nextDeadline() ?? undefined];
+    for (const u of this.uarts) if (u) timers.push(u.nextDeadline());
+    for (const t of timers) {
       if (t !== undefined && (best === undefined || t < best)) best = t;
     }
     return best;
@@ -243,6 +246,7 @@ export class PcBoard {
     this.pit.advance(now);
     this.rtc.advance(now);
     this.pm.poll();
+    for (const u of this.uarts) u?.advance(now);
   }
 
   /** Puts every device back in its power-on state, except the CMOS RAM (battery-backed). */

@@ -18,6 +18,9 @@ export const MSR = {
   IA32_MISC_ENABLE: 0x1a0,
   IA32_PAT: 0x277,
   IA32_MTRR_DEF_TYPE: 0x2ff,
+  /** IA32_MTRR_PHYSBASE0; PHYSBASEn = 200H + 2n, PHYSMASKn = 201H + 2n (SDM Vol.3 11.11.2.3). */
+  IA32_MTRR_PHYSBASE0: 0x200,
+  IA32_MTRR_PHYSMASK0: 0x201,
   IA32_XSS: 0xda0,
   IA32_EFER: 0xc0000080,
   IA32_STAR: 0xc0000081,
@@ -34,3 +37,6 @@ export const MSR = {
 export const PAT_RESET_LO = 0x00070406;
 /** High half of the power-up IA32_PAT value. */
 export const PAT_RESET_HI = 0x00070406;
+
+/** Number of variable-range MTRR pairs pinvm implements (IA32_MTRRCAP.VCNT). */
+export const MTRR_VARIABLE_COUNT = 8;

@@ -19,14 +19,15 @@
  * SYSENTER_CS keep all 64 bits. Canonical checks (#GP(0)) apply to FS_BASE, GS_BASE,
  * KERNEL_GS_BASE, LSTAR, CSTAR, SYSENTER_ESP, SYSENTER_EIP. MISC_ENABLE has only bit 0
  * (fast strings) writable; other bits must be written unchanged. MTRRs: MTRRCAP reports no
- * variable or fixed ranges (read-only); CPUID.MTRR stays 0.
+ * variable ranges and no fixed ones (VCNT = 8, FIX = 0, WC = 0; read-only) and CPUID.MTRR = 1;
+ * the ranges are kept for software to read back (pinvm has no caches for them to affect).
  */
 import { CANON_HIGH, CANON_LOW, type Cpu } from "../cpu.js";
 import type { Instr } from "../instr.js";
 import { op, Imm, OPF_TERMINAL, OPCODES, Mandatory, type OpDef } from "../optable.js";
 import { CpuFault } from "../fault.js";
 import { CR4, EFER, XCR0 } from "../../x86/cr.js";
-import { MSR, PAT_RESET_HI, PAT_RESET_LO } from "../../x86/msr.js";
+import { MSR, MTRR_VARIABLE_COUNT, PAT_RESET_HI, PAT_RESET_LO } from "../../x86/msr.js";
 import { MAXPHYADDR } from "../../x86/paging.js";
 import { SEG } from "../../x86/segment.js";
 import type { CpuidResult } from "../hooks.js";
@@ -78,6 +79,7 @@ export const CPU_MSRS: readonly number[] = [
   MSR.IA32_GS_BASE,
   MSR.IA32_KERNEL_GS_BASE,
   MSR.IA32_TSC_AUX,
+  ...Array.from({ length: 2 * MTRR_VARIABLE_COUNT }, (_, n) => MSR.IA32_MTRR_PHYSBASE0 + n),
 ];
 
 /** True when the 64-bit value (lo, hi) is canonical for 48-bit linear addresses. */
@@ -127,7 +129,7 @@ export function readMsr(cpu: Cpu, index: number): number {
       return cpu.readTsc();
     case MSR.IA32_MTRRCAP:
       cpu.rhi = 0;
-      return 0;
+      return MTRR_VARIABLE_COUNT; // VCNT; FIX, WC, SMRR = 0 (SDM Vol.3 11.11.1, Figure 11-5)
     case MSR.IA32_MISC_ENABLE:
       return stored(cpu, index, MISC_ENABLE_RESET);
     case MSR.IA32_PAT:
@@ -155,6 +157,7 @@ export function readMsr(cpu: Cpu, index: number): number {
     case MSR.IA32_TSC_AUX:
       return stored(cpu, index);
     default: {
+      if (isVariableMtrr(index)) return stored(cpu, index);
       const r = cpu.hooks.rdmsr(index);
       if (r === "gp") gp0();
       cpu.rhi = r.hi >>> 0;
@@ -238,8 +241,30 @@ export function writeMsr(cpu: Cpu, index: number, lo: number, hi: number): void 
       cpu.msrs.set(index, [lo, hi]);
       return;
     default:
+      if (isVariableMtrr(index)) {
+        writeVariableMtrr(cpu, index, lo, hi);
+        return;
+      }
       if (!cpu.hooks.wrmsr(index, lo, hi)) gp0();
   }
+}
+
+/** True for IA32_MTRR_PHYSBASEn / PHYSMASKn of an implemented pair. */
+function isVariableMtrr(index: number): boolean {
+  return index >= MSR.IA32_MTRR_PHYSBASE0 && index < MSR.IA32_MTRR_PHYSBASE0 + 2 * MTRR_VARIABLE_COUNT;
+}
+
+/**
+ * WRMSR to a variable-range MTRR (SDM Vol.3 11.11.2.3, Figure 11-7): PHYSBASE holds a memory
+ * type in bits 7:0 (a valid type) and the base in bits MAXPHYADDR-1:12; PHYSMASK holds V in
+ * bit 11 and the mask in bits MAXPHYADDR-1:12. Every other bit is reserved: #GP(0).
+ */
+function writeVariableMtrr(cpu: Cpu, index: number, lo: number, hi: number): void {
+  const isMask = (index - MSR.IA32_MTRR_PHYSBASE0) & 1;
+  const hiReserved = MAXPHYADDR >= 64 ? 0 : ~((2 ** (MAXPHYADDR - 32) - 1) | 0);
+  if (hi & hiReserved) gp0();
+  if (isMask ? lo & 0x7ff : lo & 0xf00 || !validMtrrType(lo & 0xff)) gp0();
+  cpu.msrs.set(index, [lo, hi]);
 }
 
 // RDMSR / WRMSR (0F 32 / 0F 30): CPL 0, ECX selects the MSR, EDX:EAX holds the value.
@@ -341,6 +366,7 @@ export function cpuidNative(cpu: Cpu, leaf: number, subleaf: number): CpuidResul
         bit(true, 7) | // MCE (CR4.MCE)
         bit(implemented(0x1c7, -1, 1), 8) | // CX8
         bit(true, 9) | // APIC (the hypervisor may clear it)
+        bit(true, 12) | // MTRR (variable ranges only)
         bit(true, 11) | // SEP
         bit(true, 13) | // PGE
         bit(implemented(0x140), 15) | // CMOV

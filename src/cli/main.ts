@@ -1,37 +1,46 @@
 #!/usr/bin/env node
 /**
- * The `pinvm` command: parse QEMU-style flags (args.ts), build a PcMachine, boot the
- * Multiboot kernel given with -kernel (or the built-in demo guest), run it with COM1 on
- * stdout, and exit with the status QEMU would use: the debug-exit status when the guest
- * wrote that port, 0 when it halted, 2 (with a message) on a triple fault, 1 on bad usage
- * or an unloadable kernel. Errors are one line on stderr, never a stack trace (set
- * PINVM_DEBUG=1 to see the trace of an internal error).
+ * The `pinvm` command: parse the flags (args.ts parseArguments), build a PcMachine (or
+ * restore one from a snapshot), boot what the flags name (kernel-image.ts tells Multiboot,
+ * Linux and ELF apart), and run it with the console on stdio, in slices so that keyboard
+ * input and Ctrl-A x are handled between them.
+ *
+ * `pinvm demo` boots the built-in demo guest twice, with CR pinning (default jun2020) and
+ * without, each with two vCPUs, and prints pinvm's report of the refused CR writes.
+ *
+ * Exit status (docs/cli.md): the guest's isa-debug-exit status (V << 1) | 1; 0 on power-off
+ * or a final halt; 2 on a triple fault or a reset with -no-reboot; 3 when the hypervisor
+ * stopped a vCPU (internal error); 4 when --violations exit stopped the guest; 124 when
+ * --max-instructions ran out; 1 with one line `pinvm: ...` on stderr for every host-side
+ * error (bad flags, unreadable or malformed kernel or snapshot). No stack traces, except with
+ * PINVM_DEBUG=1 for an internal error of pinvm itself.
  */
-import { readFileSync } from "node:fs";
-import { HvError } from "../hv/index.js";
-import { PcMachine, type MachineResult } from "../vmm/machine.js";
-import { loadMultiboot } from "../vmm/loaders/load-multiboot.js";
+import { readFileSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
+import { HvError, type CpuidEntry, type PinningOptions, type Violation } from "../hv/index.js";
+import {
+  PcMachine,
+  type MachineResult,
+  type PcMachineOptions,
+  SHUTDOWN_EXIT_STATUS,
+} from "../vmm/machine.js";
+import { bootMachine, type BootImage } from "../vmm/loaders/kernel-image.js";
 import { LoaderError } from "../vmm/loaders/multiboot.js";
 import { demoImage } from "../vmm/demo-image.js";
-import { USAGE, UsageError, parseCommandLine, type MachineConfig } from "./args.js";
+import { SnapshotError } from "../vmm/snapshot/errors.js";
+import { restoreMachineSnapshot, saveMachineSnapshot } from "../vmm/snapshot/machine-snapshot.js";
+import { parseArguments, UsageError, type CharBackend, type RunConfig } from "./args.js";
+import { fileSink, StdinConsole, streamSink, type ByteSink } from "./console.js";
 
-/** Buffers guest console bytes and writes them out per line (stdout/stderr are synchronous for files and pipes on POSIX). */
-class ConsoleWriter {
-  private buffer: number[] = [];
-  /** Creates a writer to `stream`. */
-  constructor(private readonly stream: NodeJS.WriteStream) {}
-  /** Takes one byte from the guest. */
-  byte = (b: number): void => {
-    this.buffer.push(b);
-    if (b === 0x0a || this.buffer.length >= 4096) this.flush();
-  };
-  /** Writes what is buffered. */
-  flush(): void {
-    if (this.buffer.length === 0) return;
-    this.stream.write(Uint8Array.from(this.buffer));
-    this.buffer = [];
-  }
-}
+/** Exit status when --violations exit stopped the guest. */
+export const VIOLATION_EXIT_STATUS = 4;
+/** Exit status for a host-side error. */
+export const HOST_ERROR_STATUS = 1;
+/** Instructions per machine.run() call between looks at stdin. */
+const SLICE_INSTRUCTIONS = 1_000_000;
+
+/** A host-side failure: printed as `pinvm: <message>`, status 1. */
+class HostError extends Error {}
 
 function packageVersion(): string {
   try {
@@ -44,90 +53,471 @@ function packageVersion(): string {
   }
 }
 
-function readKernel(path: string): Uint8Array {
+function readHostFile(what: string, path: string): Uint8Array {
   try {
     return readFileSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a directory" : (code ?? String(e));
-    throw new UsageError(`could not open kernel file '${path}': ${why}`);
+    throw new HostError(`could not open ${what} '${path}': ${why}`);
   }
 }
 
-/** Boots and runs the configured machine; returns the process exit status. */
-function runMachine(config: MachineConfig): number {
-  const image = config.kernel === undefined ? demoImage() : readKernel(config.kernel);
-  const serialOut = new ConsoleWriter(process.stdout);
-  const debugOut = new ConsoleWriter(process.stderr);
-  const machine = new PcMachine({
-    memoryBytes: config.memoryBytes,
-    serial: config.serial === "stdio" ? serialOut.byte : null,
-    debugExit: config.debugExit ?? null,
-    debugConsole: config.debugcon === "stdio" ? debugOut.byte : undefined,
-  });
-  try {
-    // QEMU's multiboot loader passes "<kernel file name> <append>" as the command line.
-    const commandLine =
-      config.kernel === undefined
-        ? "demo"
-        : config.append
-          ? `${config.kernel} ${config.append}`
-          : config.kernel;
-    loadMultiboot(machine, image, { commandLine });
-  } catch (e) {
-    if (e instanceof LoaderError) {
-      throw new UsageError(`${config.kernel ? `kernel '${config.kernel}'` : "demo guest"}: ${e.message}`);
+function hex(n: number | bigint): string {
+  return `0x${n.toString(16)}`;
+}
+
+/** One report line for a refused CR write: vCPU, RIP, CR, old, attempted, pins. */
+export function formatViolation(v: Violation): string {
+  const u = (n: number) => hex(n >>> 0);
+  const outcome =
+    v.action === "gp"
+      ? "refused with #GP(0)"
+      : v.action === "exit"
+        ? "refused, machine stopped"
+        : v.action === "rewrite"
+          ? "corrected on RSM"
+          : v.action === "internal-error"
+            ? "refused on RSM, vCPU stopped"
+            : "allowed (not checked on RSM)";
+  return (
+    `CR pinning violation #${v.sequence}: vcpu ${v.vcpu} rip=${hex(v.rip)} ${v.cr.toUpperCase()} ` +
+    `(${v.source}) old=${u(v.old)} attempted=${u(v.attempted)} ` +
+    `pinned-high=${u(v.pinnedHigh)} pinned-low=${u(v.pinnedLow)} profile=${v.profile}: ${outcome}`
+  );
+}
+
+// --------------------------------------------------------------------------------- CPU model
+
+/** CPUID bit of each -cpu feature: [leaf, subleaf, register, bit] (SDM Vol.2A CPUID, Tables 3-8 to 3-11). */
+// prettier-ignore
+const FEATURE_BITS: Readonly<Record<string, readonly [number, number, "eax" | "ebx" | "ecx" | "edx", number]>> = {
+  fpu: [1, 0, "edx", 0], de: [1, 0, "edx", 2], pse: [1, 0, "edx", 3], tsc: [1, 0, "edx", 4],
+  msr: [1, 0, "edx", 5], pae: [1, 0, "edx", 6], mce: [1, 0, "edx", 7], cx8: [1, 0, "edx", 8],
+  apic: [1, 0, "edx", 9], sep: [1, 0, "edx", 11], pge: [1, 0, "edx", 13], cmov: [1, 0, "edx", 15],
+  pat: [1, 0, "edx", 16], pse36: [1, 0, "edx", 17], clflush: [1, 0, "edx", 19], mmx: [1, 0, "edx", 23],
+  fxsr: [1, 0, "edx", 24], sse: [1, 0, "edx", 25], sse2: [1, 0, "edx", 26],
+  sse3: [1, 0, "ecx", 0], ssse3: [1, 0, "ecx", 9], cx16: [1, 0, "ecx", 13], pcid: [1, 0, "ecx", 17],
+  "sse4.1": [1, 0, "ecx", 19], "sse4.2": [1, 0, "ecx", 20], popcnt: [1, 0, "ecx", 23], xsave: [1, 0, "ecx", 26],
+  fsgsbase: [7, 0, "ebx", 0], smep: [7, 0, "ebx", 7], smap: [7, 0, "ebx", 20], umip: [7, 0, "ecx", 2],
+  "lahf-lm": [0x80000001, 0, "ecx", 0], abm: [0x80000001, 0, "ecx", 5],
+  syscall: [0x80000001, 0, "edx", 11], nx: [0x80000001, 0, "edx", 20], pdpe1gb: [0x80000001, 0, "edx", 26],
+  rdtscp: [0x80000001, 0, "edx", 27], lm: [0x80000001, 0, "edx", 29],
+};
+
+/** Applies -cpu feature switches and vendor= to every vCPU's CPUID table (KVM_SET_CPUID2). */
+function applyCpuModel(machine: PcMachine, cpu: RunConfig["cpu"]): void {
+  const features = Object.entries(cpu.features);
+  if (features.length === 0 && cpu.vendor === undefined) return;
+  for (const vcpu of machine.vcpus) {
+    const table: CpuidEntry[] = vcpu.getSupportedCpuid().map((e) => ({ ...e }));
+    const entry = (leaf: number, index: number): CpuidEntry => {
+      const found = table.find((e) => e.function === leaf && e.index === index);
+      if (!found) throw new HostError(`-cpu: this processor has no CPUID leaf ${hex(leaf)}`);
+      return found;
+    };
+    for (const [name, on] of features) {
+      const bit = FEATURE_BITS[name];
+      if (!bit) throw new HostError(`-cpu: feature '${name}' has no CPUID bit known to pinvm`);
+      const e = entry(bit[0], bit[1]);
+      e[bit[2]] = on ? (e[bit[2]] | (1 << bit[3])) >>> 0 : (e[bit[2]] & ~(1 << bit[3])) >>> 0;
     }
-    throw e;
+    if (cpu.vendor !== undefined) {
+      // CPUID.0: the vendor string is EBX, EDX, ECX, four ASCII bytes each, little-endian.
+      const word = (i: number) =>
+        [0, 1, 2, 3].reduce((w, k) => w | (cpu.vendor!.charCodeAt(i + k) << (8 * k)), 0) >>> 0;
+      const e = entry(0, 0);
+      e.ebx = word(0);
+      e.edx = word(4);
+      e.ecx = word(8);
+    }
+    vcpu.setCpuid(table);
   }
-  let result: MachineResult;
-  try {
-    result = machine.run();
-  } finally {
-    serialOut.flush();
-    debugOut.flush();
-  }
-  if (result.kind === "shutdown") {
-    process.stderr.write(`pinvm: guest triple fault (shutdown) at rip=0x${result.rip.toString(16)}\n`);
-    if (!config.noReboot)
-      process.stderr.write("pinvm: reboot is not modelled yet; stopping as with -no-reboot\n");
-  }
-  return result.exitCode;
 }
 
-/** Runs the command with `argv` (without node and script); returns the exit status. */
-export function main(argv: readonly string[]): number {
-  try {
-    let config: MachineConfig;
+// ------------------------------------------------------------------------------- the machine
+
+/** Host-side outputs of one machine, closed when it stops. */
+class Outputs {
+  readonly sinks: ByteSink[] = [];
+  private stdoutSink: ByteSink | null = null;
+  private stderrSink: ByteSink | null = null;
+
+  /** The output function of a char backend (undefined for a missing one). */
+  of(backend: CharBackend, stdio: "stdout" | "stderr"): (b: number) => void {
+    switch (backend.kind) {
+      case "null":
+        return () => {};
+      case "file": {
+        let sink: ByteSink;
+        try {
+          sink = fileSink(backend.path);
+        } catch (e) {
+          throw new HostError((e as Error).message);
+        }
+        this.sinks.push(sink);
+        return sink.byte;
+      }
+      case "stdio":
+        if (stdio === "stdout") {
+          this.stdoutSink ??= this.add(streamSink(process.stdout));
+          return this.stdoutSink.byte;
+        }
+        this.stderrSink ??= this.add(streamSink(process.stderr));
+        return this.stderrSink.byte;
+    }
+  }
+
+  private add(sink: ByteSink): ByteSink {
+    this.sinks.push(sink);
+    return sink;
+  }
+
+  /** Flushes everything. */
+  flush(): void {
+    for (const s of this.sinks) s.flush();
+  }
+
+  /** Flushes and closes everything. */
+  close(): void {
+    for (const s of this.sinks) s.close();
+  }
+}
+
+/** The PcMachine options from the flags, for output wiring and the machine's shape. */
+function machineOptions(
+  config: RunConfig,
+  outputs: Outputs,
+  trace: (line: string) => void,
+): PcMachineOptions {
+  const serial = config.serial.map((b) => (b === null ? null : outputs.of(b, "stdout")));
+  const pinning: PinningOptions | undefined =
+    config.pinning.profile === "off"
+      ? undefined
+      : {
+          profile: config.pinning.profile,
+          pinsOnInit: config.pinning.pinsOnInit,
+          allowedCr0: config.pinning.allowedCr0,
+          allowedCr4: config.pinning.allowedCr4,
+        };
+  return {
+    memoryBytes: config.memoryBytes,
+    cpus: config.vcpuCount,
+    serial: serial.length === 0 ? null : serial[0],
+    extraSerial: serial.slice(1),
+    debugExit: config.debugExit,
+    debugConsole: config.debugcon === null ? undefined : outputs.of(config.debugcon, "stderr"),
+    pcTestdev: config.pcTestdev,
+    pinning,
+    violations: config.pinning.violations,
+    resetStyle: config.resetStyle,
+    noReboot: config.noReboot,
+    trace: config.trace ? trace : undefined,
+  };
+}
+
+/** What the flags boot, with the files read. */
+function bootImageFor(config: RunConfig): BootImage | null {
+  const boot = config.boot;
+  switch (boot.kind) {
+    case "demo":
+      return { kind: "kernel", name: "demo", image: demoImage(), modules: [] };
+    case "kernel":
+      return {
+        kind: "kernel",
+        name: boot.path,
+        image: readHostFile("kernel file", boot.path),
+        ...(boot.append === undefined ? {} : { append: boot.append }),
+        modules: boot.initrd.map((m) => ({
+          commandLine: m.commandLine,
+          data: readHostFile("-initrd file", m.path),
+        })),
+      };
+    case "bios":
+      return { kind: "bios", name: boot.path, image: readHostFile("-bios file", boot.path) };
+    case "snapshot":
+      return null;
+  }
+}
+
+/** Builds (or restores) and boots the machine of `config`. */
+function buildMachine(config: RunConfig, outputs: Outputs, trace: (line: string) => void): PcMachine {
+  const options = machineOptions(config, outputs, trace);
+  if (config.boot.kind === "snapshot") {
+    const bytes = readHostFile("snapshot", config.boot.path);
+    const given = new Set(config.explicit);
     try {
-      config = parseCommandLine(argv);
+      return restoreMachineSnapshot(bytes, {
+        serial: options.serial,
+        extraSerial: options.extraSerial,
+        debugConsole: options.debugConsole,
+        trace: options.trace,
+        noReboot: options.noReboot,
+        pinvmVersion: packageVersion(),
+        expect: {
+          ...(given.has("m") ? { memoryBytes: config.memoryBytes } : {}),
+          ...(given.has("smp") ? { vcpuCount: config.vcpuCount } : {}),
+          ...(given.has("cr-pin") ? { crPin: config.pinning.profile } : {}),
+        },
+      });
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      if (typeof code === "string" && code.startsWith("ERR_PARSE_ARGS"))
-        throw new UsageError((e as Error).message);
+      if (e instanceof SnapshotError) throw new HostError(`snapshot '${config.boot.path}': ${e.message}`);
       throw e;
     }
-    if (config.help) {
-      process.stdout.write(USAGE + "\n");
-      return 0;
-    }
-    if (config.version) {
-      process.stdout.write(`pinvm ${packageVersion()}\n`);
-      return 0;
-    }
-    for (const w of config.warnings) process.stderr.write(`pinvm: warning: ${w}\n`);
-    return runMachine(config);
+  }
+  if (config.machineType !== "pc" && config.machineType !== "q35") {
+    throw new HostError(`-machine ${String(config.machineType)}: unknown machine`);
+  }
+  if (!config.smm)
+    throw new HostError("-machine smm=off: pinvm's processor always has SMM (smm=off is not supported)");
+  const machine = new PcMachine(options);
+  applyCpuModel(machine, config.cpu);
+  const image = bootImageFor(config)!;
+  try {
+    bootMachine(machine, image);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof HvError) {
+    if (e instanceof LoaderError) throw new HostError(e.message);
+    throw e;
+  }
+  return machine;
+}
+
+/** How a run ended, for the exit status and messages. */
+type RunEnd = MachineResult | { kind: "quit"; exitCode: 0; instructions: number };
+
+/** Exit status of a run (docs/cli.md "Exit status"). */
+function exitStatusOf(end: RunEnd): number {
+  switch (end.kind) {
+    case "reset":
+      return SHUTDOWN_EXIT_STATUS;
+    case "cr-pin-violation":
+      return VIOLATION_EXIT_STATUS;
+    default:
+      return end.exitCode;
+  }
+}
+
+/** Runs `machine` in slices until it stops; prints violations and handles snapshots and input. */
+async function runMachine(
+  machine: PcMachine,
+  config: RunConfig,
+  outputs: Outputs,
+  report: (line: string) => void,
+): Promise<RunEnd> {
+  let executed = 0;
+  let lastSequence = machine.vm.pinning.log.total;
+  let quit = false;
+  let wake: (() => void) | null = null;
+  const printViolations = (): void => {
+    const log = machine.vm.pinning.log;
+    if (log.total === lastSequence) return;
+    outputs.flush();
+    for (const v of log.entries()) if (v.sequence > lastSequence) report(formatViolation(v));
+    lastSequence = log.total;
+  };
+  const uart = machine.board.uarts.find((_, n) => config.serial[n]?.kind === "stdio") ?? null;
+  const console =
+    uart === null
+      ? null
+      : new StdinConsole({
+          receive: (b) => uart.receiveByte(b),
+          quit: () => {
+            quit = true;
+            wake?.();
+          },
+          wake: () => wake?.(),
+        });
+  console?.attach();
+  let saveAt = config.snapshotSave?.atInstruction;
+  try {
+    for (;;) {
+      let budget = SLICE_INSTRUCTIONS;
+      if (config.maxInstructions !== null) budget = Math.min(budget, config.maxInstructions - executed);
+      if (saveAt !== undefined) budget = Math.min(budget, saveAt - executed);
+      const result = budget > 0 ? machine.run({ maxInstructions: budget }) : null;
+      if (result) executed += result.instructions;
+      printViolations();
+      if (saveAt !== undefined && executed >= saveAt) {
+        writeSnapshot(machine, config.snapshotSave!.path, outputs);
+        if (config.trace)
+          report(`trace: snapshot written to ${config.snapshotSave!.path} after ${executed} instructions`);
+        saveAt = undefined;
+        if (result === null || result.kind === "instruction-limit") continue;
+      }
+      if (result !== null && result.kind !== "instruction-limit") {
+        const waitForInput =
+          result.kind === "halted" && result.interruptsEnabled && console?.interactive === true;
+        if (!waitForInput) return result;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+      } else if (config.maxInstructions !== null && executed >= config.maxInstructions) {
+        return result ?? machine.run({ maxInstructions: 0 });
+      }
+      if (quit) return { kind: "quit", exitCode: 0, instructions: executed };
+      if (console) await new Promise<void>((resolve) => setImmediate(resolve));
+      if (quit) return { kind: "quit", exitCode: 0, instructions: executed };
+    }
+  } finally {
+    console?.detach();
+    outputs.flush();
+  }
+}
+
+function writeSnapshot(machine: PcMachine, path: string, outputs: Outputs): void {
+  outputs.flush();
+  let bytes: Uint8Array;
+  try {
+    bytes = saveMachineSnapshot(machine, { pinvmVersion: packageVersion() });
+  } catch (e) {
+    if (e instanceof SnapshotError) throw new HostError(`--snapshot-save: ${e.message}`);
+    throw e;
+  }
+  try {
+    writeFileSync(path, bytes);
+  } catch (e) {
+    throw new HostError(
+      `--snapshot-save: cannot write '${path}': ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+}
+
+/** The stderr message for how a run ended, if any. */
+function endMessage(end: RunEnd): string | null {
+  switch (end.kind) {
+    case "shutdown":
+      return `guest triple fault (${end.reason}) at rip=${hex(end.rip)}; -no-reboot given, exiting`;
+    case "reset":
+      return `guest reset (${end.source}); -no-reboot given, exiting`;
+    case "internal-error":
+      return `vcpu ${end.vcpu} stopped by the hypervisor: ${end.detail}`;
+    case "cr-pin-violation":
+      return `--violations exit: stopped at the first CR pinning violation`;
+    case "instruction-limit":
+      return `--max-instructions reached after ${end.instructions} instructions (rip=${hex(end.rip)})`;
+    default:
+      return null;
+  }
+}
+
+/** `pinvm run`: one machine, from flags or a snapshot. */
+async function commandRun(config: RunConfig): Promise<number> {
+  const outputs = new Outputs();
+  const say = (line: string): void => {
+    outputs.flush();
+    process.stderr.write(`pinvm: ${line}\n`);
+  };
+  try {
+    const machine = buildMachine(config, outputs, (line) => say(`trace: ${line}`));
+    const end = await runMachine(machine, config, outputs, say);
+    if (config.trace) say(`trace: run ended: ${end.kind} after ${end.instructions} instructions`);
+    if (config.snapshotSave && config.snapshotSave.atInstruction === undefined && end.kind !== "quit") {
+      writeSnapshot(machine, config.snapshotSave.path, outputs);
+    }
+    const message = endMessage(end);
+    if (message) say(message);
+    return exitStatusOf(end);
+  } finally {
+    outputs.close();
+  }
+}
+
+/** `pinvm demo`: the demo guest with pinning, then without; a report after each run. */
+async function commandDemo(config: RunConfig): Promise<number> {
+  const given = new Set(config.explicit);
+  const base: RunConfig = {
+    ...config,
+    vcpuCount: given.has("smp") ? config.vcpuCount : 2,
+    debugExit: config.debugExit ?? { iobase: 0xf4, iosize: 4 },
+  };
+  const runs: RunConfig[] = [base];
+  if (base.pinning.profile !== "off") {
+    runs.push({ ...base, pinning: { ...base.pinning, profile: "off" }, snapshotSave: null });
+  }
+  let status = 0;
+  for (const [i, run] of runs.entries()) {
+    const flags = `--cr-pin ${run.pinning.profile} -smp ${run.vcpuCount}`;
+    process.stdout.write(
+      `${i > 0 ? "\n" : ""}=== pinvm demo, run ${i + 1} of ${runs.length}: ${flags} ` +
+        `(${run.pinning.profile === "off" ? "no CR pinning" : "CR pinning on"}) ===\n\n`,
+    );
+    const outputs = new Outputs();
+    const violations: Violation[] = [];
+    let end: RunEnd;
+    try {
+      const machine = buildMachine(run, outputs, (line) => process.stderr.write(`pinvm: trace: ${line}\n`));
+      end = await runMachine(machine, run, outputs, (line) => {
+        if (run.trace) process.stderr.write(`pinvm: ${line}\n`);
+      });
+      violations.push(...machine.vm.pinning.log.entries());
+      if (run.snapshotSave && run.snapshotSave.atInstruction === undefined) {
+        writeSnapshot(machine, run.snapshotSave.path, outputs);
+      }
+    } finally {
+      outputs.close();
+    }
+    process.stdout.write(`\n--- pinvm report (--cr-pin ${run.pinning.profile}) ---\n`);
+    if (run.pinning.profile === "off") {
+      process.stdout.write("CR pinning off: the hypervisor refused no CR write, nothing to report\n");
+    } else {
+      process.stdout.write(`${violations.length} CR write(s) refused by the pins:\n`);
+      for (const v of violations) process.stdout.write(`  ${formatViolation(v)}\n`);
+    }
+    const guestOk = end.kind === "debug-exit" && end.guestCode === 0;
+    process.stdout.write(
+      `guest ${end.kind === "debug-exit" ? `exited with code ${end.guestCode}` : `stopped: ${end.kind}`}` +
+        `${guestOk ? " (all checks passed)" : ""}\n`,
+    );
+    const message = endMessage(end);
+    if (message) process.stderr.write(`pinvm: ${message}\n`);
+    if (!guestOk && status === 0) status = exitStatusOf(end) || HOST_ERROR_STATUS;
+  }
+  return status;
+}
+
+/** Runs the command with `argv` (without node and script); resolves to the exit status. */
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    const parsed = parseArguments(argv);
+    switch (parsed.kind) {
+      case "error":
+        throw parsed.error;
+      case "help":
+        process.stdout.write(parsed.text + "\n");
+        return 0;
+      case "version":
+        process.stdout.write(`pinvm ${packageVersion()}\n`);
+        return 0;
+      case "run":
+        break;
+    }
+    const config = parsed.config;
+    for (const w of config.warnings) process.stderr.write(`pinvm: warning: ${w}\n`);
+    return config.command === "demo" ? await commandDemo(config) : await commandRun(config);
+  } catch (e) {
+    if (
+      e instanceof UsageError ||
+      e instanceof HostError ||
+      e instanceof HvError ||
+      e instanceof LoaderError
+    ) {
       process.stderr.write(`pinvm: ${e.message}\n`);
-      return 1;
+      return HOST_ERROR_STATUS;
     }
     const message = e instanceof Error ? e.message : String(e);
     process.stderr.write(`pinvm: internal error: ${message.split("\n")[0]}\n`);
     if (process.env.PINVM_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    return 1;
+    return HOST_ERROR_STATUS;
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+/** Whether this module is the program being run (not imported by a test). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  return script !== undefined && basename(script).replace(/\.ts$/, ".js") === "main.js";
+}
+
+if (isEntryPoint()) {
+  const status = await main(process.argv.slice(2));
+  process.exit(status);
+}

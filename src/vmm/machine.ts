@@ -395,6 +395,12 @@ export class PcMachine {
         case "cr-pin-violation":
           this.trace(`cr-pin violation: ${describeViolation(exit.violation)}`);
           this.options.onViolation?.(exit.violation);
+          if (this.options.violations === "exit") {
+            return { kind: "cr-pin-violation", exitCode: 0, violation: exit.violation } as Omit<
+              ViolationResult,
+              "instructions"
+            >;
+          }
           continue;
         case "shutdown":
           this.trace(`vcpu ${vcpu.id}: shutdown (${exit.reason})`);

@@ -5,6 +5,13 @@
  * from the RAM size, the loader name, an optional command line), and puts the boot vCPU in the state of spec section
  * 3.2 through the hypervisor's set-APIs: flat 32-bit protected mode, paging off, IF=0,
  * EAX=0x2BADB002, EBX=the information structure's address, EIP=the entry point.
+ *
+ * Boot modules (QEMU's `-initrd "a,b"`): each is copied to the next page boundary above the
+ * kernel (and above the module before it), and the information structure gets flags bit 3,
+ * mods_count at offset 20 and mods_addr at offset 24, pointing to one 16-byte entry per
+ * module: mod_start, mod_end (first byte past the module), string (a NUL-terminated string,
+ * by convention the module's file name and arguments), reserved 0 (Multiboot 0.6.96 spec
+ * section 3.3). The entries and strings follow the structure in the information area.
  */
 import type { PcMachine } from "../machine.js";
 import type { Segment } from "../../hv/index.js";
@@ -36,6 +43,8 @@ export interface MultibootBootInfo {
   infoAddress: number;
   /** Entry point (EIP). */
   entry: number;
+  /** Where the modules went, in order. */
+  modules: LoadedModule[];
 }
 
 /** Options of loadMultiboot. */
@@ -45,7 +54,31 @@ export interface MultibootLoadOptions {
    * file name followed by the arguments (`-append`); callers that want the same compose it.
    */
   commandLine?: string;
+  /** Boot modules, loaded in order, page-aligned above the kernel (spec 3.3, mods_*). */
+  modules?: readonly MultibootModule[];
 }
+
+/** One boot module. */
+export interface MultibootModule {
+  /** The module's contents. */
+  data: Uint8Array;
+  /** Its string: QEMU passes the -initrd entry, file name first. */
+  string: string;
+}
+
+/** Where a module went. */
+export interface LoadedModule {
+  /** mod_start: its first byte. */
+  start: number;
+  /** mod_end: the first byte past it. */
+  end: number;
+}
+
+/** Info flag bit 3: mods_count and mods_addr are valid (spec 3.3). */
+const MBI_FLAG_MODS = 1 << 3;
+/** Bytes of one module entry: mod_start, mod_end, string, reserved. */
+const MODULE_ENTRY_BYTES = 16;
+const PAGE = 0x1000;
 
 /** The memory map of a PC with `ramBytes` of RAM (e820-style, as firmware reports it). */
 export function pcMemoryMap(ramBytes: number): MultibootMemoryRegion[] {
@@ -110,13 +143,17 @@ export function loadMultiboot(
       vm.writePhysical(seg.paddr + seg.data.length, new Uint8Array(seg.memsz - seg.data.length));
     }
   }
-  writeMultibootInfo(vm.ram, MULTIBOOT_INFO_ADDRESS, {
+  const modules = placeModules(parsed, options.modules ?? [], ram);
+  const layout = writeMultibootInfo(vm.ram, MULTIBOOT_INFO_ADDRESS, {
     memLowerKiB: Math.floor(Math.min(CONVENTIONAL_TOP, ram) / 1024),
     memUpperKiB: ram > ONE_MIB ? Math.floor((ram - ONE_MIB) / 1024) : 0,
     memoryMap: pcMemoryMap(ram),
     bootLoaderName: "pinvm",
     commandLine: options.commandLine,
   });
+  if (options.modules && options.modules.length > 0) {
+    writeModules(machine, options.modules, modules, MULTIBOOT_INFO_ADDRESS + layout.size, infoEnd);
+  }
 
   const state = multibootInitialState(parsed.entry, MULTIBOOT_INFO_ADDRESS);
   const vcpu = machine.vcpu;
@@ -148,5 +185,67 @@ export function loadMultiboot(
     rip: BigInt(state.eip),
     rflags: BigInt(state.eflags),
   });
-  return { image: parsed, infoAddress: MULTIBOOT_INFO_ADDRESS, entry: parsed.entry };
+  return { image: parsed, infoAddress: MULTIBOOT_INFO_ADDRESS, entry: parsed.entry, modules };
+}
+
+/** Page-aligned places for the modules, above the kernel; throws LoaderError if RAM is short. */
+function placeModules(
+  image: MultibootImage,
+  modules: readonly MultibootModule[],
+  ram: number,
+): LoadedModule[] {
+  let next = 0;
+  for (const seg of image.segments) next = Math.max(next, seg.paddr + seg.memsz);
+  const placed: LoadedModule[] = [];
+  modules.forEach((m, i) => {
+    const start = Math.ceil(next / PAGE) * PAGE;
+    const end = start + m.data.length;
+    if (end > ram) {
+      throw new LoaderError(
+        `module ${i} ('${m.string}', ${m.data.length} bytes) does not fit in ${ram / ONE_MIB} MiB of guest RAM (it would end at ${hex(end)})`,
+      );
+    }
+    placed.push({ start, end });
+    next = end;
+  });
+  return placed;
+}
+
+/**
+ * Copies the modules to their places and writes the module entries and strings at `address`
+ * (in the information area, before `limit`), then sets mods_count, mods_addr and flag bit 3.
+ */
+function writeModules(
+  machine: PcMachine,
+  modules: readonly MultibootModule[],
+  placed: readonly LoadedModule[],
+  address: number,
+  limit: number,
+): void {
+  const vm = machine.vm;
+  const table = Math.ceil(address / 4) * 4;
+  const encoder = new TextEncoder();
+  const strings = modules.map((m) => encoder.encode(m.string + "\0"));
+  const size = modules.length * MODULE_ENTRY_BYTES + strings.reduce((n, s) => n + s.length, 0);
+  if (table + size > limit) {
+    throw new LoaderError(
+      `the ${modules.length} module entries and their strings (${size} bytes) do not fit in the multiboot info area`,
+    );
+  }
+  const entries = new Uint8Array(modules.length * MODULE_ENTRY_BYTES);
+  const view = new DataView(entries.buffer);
+  let stringAddress = table + entries.length;
+  modules.forEach((m, i) => {
+    vm.writePhysical(placed[i].start, m.data);
+    view.setUint32(i * MODULE_ENTRY_BYTES, placed[i].start, true);
+    view.setUint32(i * MODULE_ENTRY_BYTES + 4, placed[i].end, true);
+    view.setUint32(i * MODULE_ENTRY_BYTES + 8, stringAddress, true);
+    vm.writePhysical(stringAddress, strings[i]);
+    stringAddress += strings[i].length;
+  });
+  vm.writePhysical(table, entries);
+  const header = new DataView(vm.ram.buffer, vm.ram.byteOffset + MULTIBOOT_INFO_ADDRESS, 28);
+  header.setUint32(0, header.getUint32(0, true) | MBI_FLAG_MODS, true);
+  header.setUint32(20, modules.length, true);
+  header.setUint32(24, table, true);
 }

@@ -584,6 +584,21 @@ export class Vcpu {
     if (this.apic.hasEvents() && this.running) this.cpu.stopRequested = true;
   }
 
+  /**
+   * Raises an SMI on this vCPU (KVM_SMI), as a chipset does for an APM control-port write;
+   * it is taken at the next instruction boundary (or after RSM if the vCPU is in SMM).
+   */
+  injectSmi(): void {
+    this.cpu.smiPending = true;
+    this.interruptRun();
+  }
+
+  /** Raises an NMI on this vCPU (KVM_NMI). */
+  injectNmi(): void {
+    this.cpu.nmiPending = true;
+    this.interruptRun();
+  }
+
   /** Another vCPU's IPI or a device message reached this vCPU's APIC. */
   kick(): void {
     this.apicChanged();

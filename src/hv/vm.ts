@@ -341,7 +341,11 @@ export class Vm implements VcpuHost, ApicBus {
 
   /** An MSI written by a device: address FEExxxxxH and data as SDM 10.11.1/10.11.2 define them. */
   signalMsi(address: number, data: number): void {
-    if ((address & 0xfff0_0000) !== 0xfee0_0000) {
+    if (!Number.isInteger(address) || !Number.isInteger(data) || data < 0 || data > 0xffff_ffff) {
+      throw new HvError("bad-value", "MSI: address and data must be 32-bit integers");
+    }
+    address >>>= 0;
+    if ((address & 0xfff0_0000) >>> 0 !== 0xfee0_0000) {
       throw new HvError("bad-value", `MSI address 0x${address.toString(16)} is not in the FEExxxxxH range`);
     }
     const modes = ["fixed", "lowest-priority", "smi", undefined, "nmi", "init", undefined, "extint"] as const;

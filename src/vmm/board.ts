@@ -3,7 +3,7 @@
  * (and QEMU's pc machine) wires them. Ports: PIC 20H/A0H (+ELCR 4D0H), PIT 40H-43H, port
  * 61H, i8042 60H/64H, RTC/CMOS 70H/71H, port 92H, COM1-4 3F8H/2F8H/3E8H/2E8H (IRQ 4/3/4/3),
  * PCI configuration 0CF8H/0CFCH with the reset control register at 0CF9H, ACPI PM at 600H,
- * fw_cfg 510H/511H, and the optional isa-debug-exit, isa-debugcon and pc-testdev. MMIO: the
+ * APM control 0B2H (raises an SMI on the BSP), fw_cfg 510H/511H, and the optional isa-debug-exit, isa-debugcon and pc-testdev. MMIO: the
  * I/O APIC at FEC00000H. ISA IRQ n goes to the 8259 pair and to I/O APIC pin n (IRQ0 to pin
  * 2, the usual interrupt source override, which the MADT announces). The 8259's INTR drives
  * the BSP's LINT0 (ExtINT); I/O APIC messages go to the local APICs through the hypervisor.
@@ -13,6 +13,7 @@
  */
 import type { Vm } from "../hv/index.js";
 import { PortIoBus } from "./port-io-bus.js";
+import { Apm, APM_CONTROL_PORT } from "./devices/apm.js";
 import { AcpiPm, ACPI_PM_DEFAULT_BASE, ACPI_PM_PORT_COUNT, acpiPmBlocks } from "./devices/acpi-pm.js";
 import { DebugExit, type DebugExitConfig } from "./devices/debug-exit.js";
 import { Debugcon } from "./devices/debugcon.js";
@@ -94,6 +95,7 @@ export class PcBoard {
   readonly resetControl: ResetControl;
   readonly pci: PciHost;
   readonly pm: AcpiPm;
+  readonly apm: Apm;
   readonly uarts: (Serial16550 | null)[];
   readonly debugExit: DebugExit | null;
   readonly testdev: PcTestdev | null;
@@ -160,6 +162,10 @@ export class PcBoard {
     this.pm = new AcpiPm({ clock, sci: this.isaIrq[9], onPowerOff: () => events.powerOff() });
     io.register("ACPI PM", ACPI_PM_DEFAULT_BASE, ACPI_PM_PORT_COUNT, this.pm);
 
+    // APM control port: an OUT raises an SMI on the BSP, as PIIX4 does (QEMU's pc machine).
+    this.apm = new Apm(() => bsp()?.injectSmi());
+    io.register("APM control/status", APM_CONTROL_PORT, 2, this.apm, true);
+
     io.register("fw_cfg", FW_CFG_PORT_SELECTOR, 2, {
       read: (offset, size) => (this.fwCfg ? this.fwCfg.read(offset, size) : 0xff),
       write: (offset, size, value) => this.fwCfg?.write(offset, size, value),
@@ -219,6 +225,7 @@ export class PcBoard {
     add("reset-control", this.resetControl);
     add("pci", this.pci);
     add("acpi-pm", this.pm);
+    add("apm", this.apm);
     this.uarts.forEach((u, n) => {
       if (u)
         this.devices.push({

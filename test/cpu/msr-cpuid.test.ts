@@ -181,8 +181,9 @@ test("CPUID: vendor, leaves, features pinvm implements; OSXSAVE mirrors CR4", ()
   const l1 = cpuidNative(m.cpu, 1, 0);
   assert.equal((l1.eax >>> 8) & 0xf, 6);
   for (const b of [2, 3, 4, 5, 6, 9, 11, 13, 16]) assert.ok(l1.edx & (1 << b), `leaf 1 EDX bit ${b}`);
-  // VME, MTRR and HTT are not provided.
-  for (const b of [1, 12, 28]) assert.equal(l1.edx & (1 << b), 0, `leaf 1 EDX bit ${b} off`);
+  // VME and HTT are not provided; MTRR is (variable ranges, test/cpu/mtrr.test.ts).
+  for (const b of [1, 28]) assert.equal(l1.edx & (1 << b), 0, `leaf 1 EDX bit ${b} off`);
+  assert.equal(l1.edx & (1 << 12), 1 << 12, "leaf 1 EDX bit 12 (MTRR) on");
   // Features provided by other instruction groups follow the opcode table.
   assert.equal(l1.edx & 1, OPCODES[0xd9] !== undefined ? 1 : 0, "FPU iff the x87 is registered");
   assert.ok(l1.ecx & (1 << 17) && l1.ecx & (1 << 26));

@@ -8,28 +8,36 @@
  * The guest times three loops of the same shape (a plain register move, MOV CR4 of the value
  * CR4 holds, MOV CR4 flipping the unpinned OSXMMEXCPT), `rounds` times in turn, each between
  * `BENCH START <loop>` and `BENCH END <loop>` lines. This script takes the wall time between the
- * two lines as they arrive on the child's stdout (process.hrtime), drops the first round
+ * two lines (process.hrtime: for pinvm when the guest writes the line's last byte to COM1, for
+ * QEMU when it arrives on the child's stdout), drops the first round
  * (warm-up: pinvm compiles the loops on their first pass), and reports the median per loop and
- * configuration in ns per iteration, then:
+ * configuration in ns per iteration (with the fastest and slowest round in brackets: on a
+ * shared machine the spread is often larger than the effect), then:
  *  - the pinning overhead of each CR4 loop: pinned / off - 1 (the target is at most 1 %);
  *  - the difference of the plain loop between pinned and off (should be noise: pinning must not
  *    touch code without CR writes).
  * The guest also prints RDTSC cycles per loop; under pinvm the TSC follows retired
  * instructions, so it shows the same count with and without pinning and is printed only for
- * reference (under QEMU it is host time).
+ * reference (under QEMU it is host time). QEMU's plain loop is close to the resolution of
+ * timing lines on a pipe (its output may arrive in one chunk); its CR4 loops are what it is there for.
  *
- * pinvm runs as a child process (`node dist/src/cli/main.js`) so that it is measured exactly as
- * a user runs it, flags included; a configuration the CLI rejects (an older build without
- * --cr-pin) is reported and skipped. Benchmarks never fail on time: the exit status is 0 unless
- * no run could be made at all.
+ * pinvm runs in this process, on a PcMachine configured as `pinvm --cr-pin <profile>` configures
+ * it (the CLI's stdout is written per run slice, so line arrival times from a child would not
+ * separate the loops), one configuration after another in turn, so that JIT warm-up does not
+ * favour one. Benchmarks never fail on time: the exit status is 0 unless no run could be made at
+ * all.
  *
  * Usage: node dist/bench/crpin.js [--iterations N] [--rounds N] [--runs N] [--qemu-iterations N]
  *                                 [--no-qemu] [--profiles rfc2019,jun2020] [--guest path]
  */
 import { spawn } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import type { PinProfile } from "../src/hv/paravirt/profiles.js";
+import { PIN_PROFILES } from "../src/hv/paravirt/profiles.js";
+import { PcMachine } from "../src/vmm/machine.js";
+import { loadMultiboot } from "../src/vmm/loaders/load-multiboot.js";
 import { qemuAvailable, qemuCommandLine, repoRoot } from "../test/oracle/qemu.js";
 
 /** The loops the guest times, in its order. */
@@ -42,8 +50,6 @@ export type LoopName = (typeof LOOPS)[number];
 export interface CrpinBenchOptions {
   /** The guest image. */
   guest: string;
-  /** The pinvm CLI script. */
-  cli: string;
   /** Iterations of each loop per round under pinvm. */
   iterations: number;
   /** Rounds per run (the first is dropped as warm-up when there are more). */
@@ -81,10 +87,9 @@ export function parseArgs(argv: string[]): CrpinBenchOptions {
   const root = repoRoot(import.meta.url);
   const o: CrpinBenchOptions = {
     guest: join(root, "guests", "build", "bench_crpin.elf"),
-    cli: join(root, "dist", "src", "cli", "main.js"),
-    iterations: 200_000,
-    rounds: 4,
-    runs: 2,
+    iterations: 500_000,
+    rounds: 5,
+    runs: 3,
     qemuIterations: 2_000_000,
     qemu: true,
     profiles: ["rfc2019", "jun2020"],
@@ -106,9 +111,11 @@ export function parseArgs(argv: string[]): CrpinBenchOptions {
     else if (a === "--runs") o.runs = count();
     else if (a === "--qemu-iterations") o.qemuIterations = count();
     else if (a === "--no-qemu") o.qemu = false;
-    else if (a === "--profiles") o.profiles = next().split(",").filter(Boolean);
-    else if (a === "--guest") o.guest = next();
-    else if (a === "--cli") o.cli = next();
+    else if (a === "--profiles") {
+      o.profiles = next().split(",").filter(Boolean);
+      for (const p of o.profiles)
+        if (!PIN_PROFILES.includes(p as PinProfile) || p === "off") throw new Error(`--profiles: ${p}?`);
+    } else if (a === "--guest") o.guest = next();
     else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -120,85 +127,109 @@ function median(xs: number[]): number {
 }
 
 /**
- * Runs one command whose stdout is the guest's COM1 and times the BENCH lines as they arrive.
- * `iterations` converts loop times into per-iteration figures; round 0 is dropped when
- * `rounds` > 1.
+ * Collects a guest's COM1 text and times its BENCH lines: feed() takes text with the time it was
+ * written or arrived. `iterations` converts loop times into per-iteration figures; round 0 is
+ * dropped when `rounds` > 1.
  */
+class LineTimer {
+  serial = "";
+  private pending = "";
+  private readonly started = new Map<string, bigint>();
+  private readonly round = new Map<string, number>();
+  readonly seconds = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
+  readonly tsc = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
+
+  constructor(
+    private readonly iterations: number,
+    private readonly rounds: number,
+  ) {}
+
+  private measured(r: number): boolean {
+    return this.rounds === 1 || r > 0;
+  }
+
+  /** Takes text from the guest, written or received at `now`. */
+  feed(text: string, now: bigint): void {
+    this.serial += text;
+    this.pending += text;
+    let nl: number;
+    while ((nl = this.pending.indexOf("\n")) >= 0) {
+      const line = this.pending.slice(0, nl).replace(/\r$/, "");
+      this.pending = this.pending.slice(nl + 1);
+      const marker = /^BENCH (START|END) (\S+)$/.exec(line);
+      const loop = marker?.[2] as LoopName | undefined;
+      if (marker && loop && this.seconds.has(loop)) {
+        if (marker[1] === "START") {
+          this.started.set(loop, now);
+        } else if (this.started.has(loop)) {
+          const r = this.round.get(loop) ?? 0;
+          this.round.set(loop, r + 1);
+          if (this.measured(r))
+            this.seconds.get(loop)!.push(Number(now - this.started.get(loop)!) / 1e9 / this.iterations);
+        }
+      }
+      const t = /^bench-crpin (\S+) round=(\d+) iterations=\d+ tsc=(\d+)$/.exec(line);
+      const tl = t?.[1] as LoopName | undefined;
+      if (t && tl && this.tsc.has(tl) && this.measured(Number(t[2])))
+        this.tsc.get(tl)!.push(Number(t[3]) / this.iterations);
+    }
+  }
+
+  /** The run's result. */
+  result(exitCode: number | null, command: string[], stderr: string): GuestRun {
+    return {
+      serial: this.serial,
+      exitCode,
+      profile: /^bench-crpin profile=(\S+)/m.exec(this.serial)?.[1] ?? null,
+      secondsPerIteration: this.seconds,
+      tscPerIteration: this.tsc,
+      command,
+      stderr,
+    };
+  }
+}
+
+/** Runs a command whose stdout is the guest's COM1 (QEMU), timing the BENCH lines as they arrive. */
 export function runGuest(command: string[], iterations: number, rounds: number): Promise<GuestRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let serial = "";
-    let pending = "";
+    const timer = new LineTimer(iterations, rounds);
     let stderr = "";
-    const started = new Map<string, bigint>();
-    const round = new Map<string, number>();
-    const seconds = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
-    const tsc = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
-    const measured = (r: number): boolean => rounds === 1 || r > 0;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 1_800_000);
-    child.stdout.on("data", (chunk: Buffer) => {
-      const now = process.hrtime.bigint();
-      const text = chunk.toString("latin1");
-      serial += text;
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const line = pending.slice(0, nl).replace(/\r$/, "");
-        pending = pending.slice(nl + 1);
-        const marker = /^BENCH (START|END) (\S+)$/.exec(line);
-        const loop = marker?.[2] as LoopName | undefined;
-        if (marker && loop && seconds.has(loop)) {
-          if (marker[1] === "START") {
-            started.set(loop, now);
-          } else if (started.has(loop)) {
-            const r = round.get(loop) ?? 0;
-            round.set(loop, r + 1);
-            if (measured(r)) seconds.get(loop)!.push(Number(now - started.get(loop)!) / 1e9 / iterations);
-          }
-        }
-        const t = /^bench-crpin (\S+) round=(\d+) iterations=\d+ tsc=(\d+)$/.exec(line);
-        const tl = t?.[1] as LoopName | undefined;
-        if (t && tl && tsc.has(tl) && measured(Number(t[2]))) tsc.get(tl)!.push(Number(t[3]) / iterations);
-      }
-    });
+    const kill = setTimeout(() => child.kill("SIGKILL"), 1_800_000);
+    child.stdout.on("data", (chunk: Buffer) => timer.feed(chunk.toString("latin1"), process.hrtime.bigint()));
     child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
     child.on("error", (e) => {
-      clearTimeout(timer);
+      clearTimeout(kill);
       reject(e);
     });
     child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({
-        serial,
-        exitCode: code,
-        profile: /^bench-crpin profile=(\S+)/m.exec(serial)?.[1] ?? null,
-        secondsPerIteration: seconds,
-        tscPerIteration: tsc,
-        command,
-        stderr,
-      });
+      clearTimeout(kill);
+      resolve(timer.result(code, command, stderr));
     });
   });
 }
 
-/** The pinvm command line for one pinning profile ("off" included). */
-export function pinvmCommand(o: CrpinBenchOptions, profile: string): string[] {
-  return [
-    process.execPath,
-    o.cli,
-    "-kernel",
-    o.guest,
-    "-append",
-    `iterations=${o.iterations} rounds=${o.rounds}`,
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-device",
-    "isa-debug-exit,iobase=0xf4,iosize=0x04",
-    "--cr-pin",
-    profile,
-  ];
+/**
+ * Runs the guest on a PcMachine in this process with CR pinning `profile` ("off" included),
+ * timing each BENCH line when the guest writes its last byte.
+ */
+export function runPinvm(o: CrpinBenchOptions, profile: PinProfile): GuestRun {
+  const timer = new LineTimer(o.iterations, o.rounds);
+  const append = `iterations=${o.iterations} rounds=${o.rounds}`;
+  const machine = new PcMachine({
+    memoryBytes: 128 * 1024 * 1024,
+    serial: (byte) => timer.feed(String.fromCharCode(byte), process.hrtime.bigint()),
+    debugExit: { iobase: 0xf4, iosize: 4 },
+    pinning: { profile },
+  });
+  loadMultiboot(machine, new Uint8Array(readFileSync(o.guest)), { commandLine: `${o.guest} ${append}` });
+  const result = machine.run({ maxInstructions: 20_000_000_000 });
+  const command = [`PcMachine --cr-pin ${profile}`, "-kernel", o.guest, "-append", append];
+  return timer.result(
+    result.exitCode,
+    command,
+    result.kind === "debug-exit" ? "" : JSON.stringify(result.kind),
+  );
 }
 
 /** Per-configuration medians over every measured round of every run. */
@@ -206,18 +237,23 @@ interface Summary {
   label: string;
   profileSeen: string;
   nsPerIteration: Record<LoopName, number>;
+  /** Fastest and slowest measured round, ns per iteration: the noise to read the medians against. */
+  nsRange: Record<LoopName, [number, number]>;
   tscPerIteration: Record<LoopName, number>;
 }
 
 function summarize(label: string, runs: GuestRun[]): Summary {
   const ns = {} as Record<LoopName, number>;
+  const range = {} as Record<LoopName, [number, number]>;
   const tsc = {} as Record<LoopName, number>;
   for (const l of LOOPS) {
-    ns[l] = median(runs.flatMap((r) => r.secondsPerIteration.get(l)!)) * 1e9;
+    const samples = runs.flatMap((r) => r.secondsPerIteration.get(l)!);
+    ns[l] = median(samples) * 1e9;
+    range[l] = [Math.min(...samples) * 1e9, Math.max(...samples) * 1e9];
     tsc[l] = median(runs.flatMap((r) => r.tscPerIteration.get(l)!));
   }
   const seen = [...new Set(runs.map((r) => r.profile ?? "?"))].join("/");
-  return { label, profileSeen: seen, nsPerIteration: ns, tscPerIteration: tsc };
+  return { label, profileSeen: seen, nsPerIteration: ns, nsRange: range, tscPerIteration: tsc };
 }
 
 function describeRun(run: GuestRun): string {
@@ -237,7 +273,11 @@ function percent(pinned: number, off: number): string {
 }
 
 function printSummary(s: Summary): void {
-  const cells = LOOPS.map((l) => `${l} ${fmt(s.nsPerIteration[l])} ns (tsc ${fmt(s.tscPerIteration[l])})`);
+  const cells = LOOPS.map(
+    (l) =>
+      `${l} ${fmt(s.nsPerIteration[l])} ns [${fmt(s.nsRange[l][0])}-${fmt(s.nsRange[l][1])}]` +
+      ` (tsc ${fmt(s.tscPerIteration[l])})`,
+  );
   console.log(`${s.label.padEnd(16)} guest saw profile ${s.profileSeen.padEnd(9)} ${cells.join(" | ")}`);
 }
 
@@ -247,10 +287,6 @@ export async function main(o: CrpinBenchOptions = parseArgs(process.argv.slice(2
     console.error(`guest image ${o.guest} not found: run \`make -C guests\` first`);
     return 2;
   }
-  if (!existsSync(o.cli)) {
-    console.error(`pinvm CLI ${o.cli} not found: run \`npm run build\` first`);
-    return 2;
-  }
   console.log(`guest: ${o.guest}`);
   console.log(
     `pinvm: ${o.iterations} iterations per loop, ${o.rounds} rounds (first dropped), ${o.runs} runs per configuration`,
@@ -258,10 +294,13 @@ export async function main(o: CrpinBenchOptions = parseArgs(process.argv.slice(2
   const configs = ["off", ...o.profiles];
   const runs = new Map<string, GuestRun[]>(configs.map((c) => [c, []]));
   const rejected = new Set<string>();
+  // One untimed run per configuration first: the CPU's JIT and V8 warm up on the same code.
+  for (const config of configs)
+    runPinvm({ ...o, iterations: Math.ceil(o.iterations / 4), rounds: 1 }, config as PinProfile);
   for (let n = 0; n < o.runs; n++) {
     for (const config of n % 2 === 0 ? configs : [...configs].reverse()) {
       if (rejected.has(config)) continue;
-      const run = await runGuest(pinvmCommand(o, config), o.iterations, o.rounds);
+      const run = runPinvm(o, config as PinProfile);
       const complete = LOOPS.every((l) => run.secondsPerIteration.get(l)!.length > 0);
       if (!complete) {
         console.log(`pinvm --cr-pin ${config}: no complete measurement, skipped: ${describeRun(run)}`);

@@ -1,0 +1,131 @@
+/**
+ * Whole-machine snapshots (src/vmm/snapshot/machine-snapshot.ts): a machine saved mid-run
+ * and restored into a new PcMachine continues exactly as the original does; the restored
+ * machine has the recorded shape (RAM, vCPUs, pinning, reset style) and still reboots into
+ * the recorded kernel; damaged or mismatched files are refused with SnapshotError only, and
+ * the original machine is never touched.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { PcMachine, type PcMachineOptions } from "../../src/vmm/machine.js";
+import { bootMachine } from "../../src/vmm/loaders/kernel-image.js";
+import { SnapshotError } from "../../src/vmm/snapshot/errors.js";
+import { restoreMachineSnapshot, saveMachineSnapshot } from "../../src/vmm/snapshot/machine-snapshot.js";
+
+const GUESTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "guests", "build");
+const RESET_INIT = join(GUESTS, "tests", "reset_init.elf");
+const skip = existsSync(RESET_INIT)
+  ? undefined
+  : "guests/build/tests/reset_init.elf not built (make -C guests)";
+
+function machineWith(out: number[], extra: Partial<PcMachineOptions> = {}): PcMachine {
+  const machine = new PcMachine({
+    memoryBytes: 32 << 20,
+    cpus: 2,
+    serial: (b) => out.push(b),
+    debugExit: { iobase: 0xf4, iosize: 4 },
+    rtcStartMs: 0,
+    pinning: { profile: "jun2020" },
+    resetStyle: "vmm",
+    ...extra,
+  });
+  bootMachine(machine, {
+    kind: "kernel",
+    name: "reset_init.elf",
+    image: readFileSync(RESET_INIT),
+    modules: [],
+  });
+  return machine;
+}
+
+const text = (bytes: number[]) => Buffer.from(bytes).toString("latin1");
+
+test(
+  "save mid-run, restore into a new machine: both finish identically, across the guest's reset",
+  { skip },
+  () => {
+    const outA: number[] = [];
+    const a = machineWith(outA);
+    const first = a.run({ maxInstructions: 200_000 });
+    assert.equal(first.kind, "instruction-limit");
+    assert.equal(a.resets, 0, "saved before the guest's 0xCF9 reset");
+    const bytes = saveMachineSnapshot(a);
+    const ramAtSave = a.vm.ram.slice();
+    const regsAtSave = a.vcpus.map((v) => v.getRegs());
+
+    const outB: number[] = [];
+    const b = restoreMachineSnapshot(bytes, { serial: (x) => outB.push(x) });
+    assert.notEqual(b, a);
+    assert.equal(b.memoryBytes, 32 << 20);
+    assert.equal(b.vcpus.length, 2);
+    assert.equal(b.config.pinning?.profile, "jun2020");
+    assert.equal(b.config.resetStyle, "vmm");
+    assert.deepEqual(b.vm.ram, ramAtSave);
+    assert.deepEqual(
+      b.vcpus.map((v) => v.getRegs()),
+      regsAtSave,
+    );
+
+    const splitAt = outA.length;
+    const endA = a.run();
+    const endB = b.run();
+    assert.equal(endA.kind, "debug-exit");
+    assert.deepEqual(
+      { kind: endB.kind, code: endB.exitCode, resets: b.resets },
+      { kind: endA.kind, code: endA.exitCode, resets: a.resets },
+    );
+    assert.equal(b.resets, 1, "the restored machine rebooted into the recorded kernel");
+    assert.equal(text(outB), text(outA.slice(splitAt)));
+    assert.match(text(outA), /SUMMARY pass=\d+ fail=0 /);
+    assert.deepEqual(
+      b.vm.pinning.log.entries().map((v) => v.sequence),
+      a.vm.pinning.log.entries().map((v) => v.sequence),
+    );
+  },
+);
+
+test("a damaged snapshot is refused with SnapshotError, whatever the damage", { skip }, () => {
+  const a = machineWith([]);
+  a.run({ maxInstructions: 50_000 });
+  const bytes = saveMachineSnapshot(a);
+  let seed = 12345;
+  const rand = (n: number) => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed % n;
+  };
+  for (let i = 0; i < 40; i++) {
+    const damaged = bytes.slice(0, i % 2 === 0 ? bytes.length : rand(bytes.length));
+    if (i % 2 === 0) damaged[rand(damaged.length)] ^= 1 << rand(8);
+    assert.throws(() => restoreMachineSnapshot(damaged), SnapshotError, `damage ${i}`);
+  }
+});
+
+test("a snapshot for another machine shape: SnapshotError 'mismatch'", { skip }, () => {
+  const a = machineWith([]);
+  const bytes = saveMachineSnapshot(a);
+  for (const expect of [{ memoryBytes: 64 << 20 }, { vcpuCount: 1 }, { crPin: "off" }]) {
+    assert.throws(
+      () => restoreMachineSnapshot(bytes, { expect }),
+      (e: unknown) => e instanceof SnapshotError && e.reason === "mismatch",
+      JSON.stringify(expect),
+    );
+  }
+  const ok = restoreMachineSnapshot(bytes, {
+    expect: { memoryBytes: 32 << 20, vcpuCount: 2, crPin: "jun2020" },
+  });
+  assert.equal(ok.vcpus.length, 2);
+});
+
+test("a machine that was never booted through bootMachine restores without a boot record", () => {
+  const a = new PcMachine({ memoryBytes: 4 << 20 });
+  a.vm.writePhysical(0x100000, Uint8Array.of(0xf4));
+  a.resets = 3;
+  const b = restoreMachineSnapshot(saveMachineSnapshot(a));
+  assert.equal(b.resets, 3);
+  assert.equal(b.vm.ram[0x100000], 0xf4);
+  assert.notEqual(b.board.uarts[0], null, "COM1 (output dropped) is recorded as present");
+  assert.equal(b.board.uarts[1], null, "COM2 was absent and stays absent");
+});

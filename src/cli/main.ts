@@ -39,6 +39,23 @@ export const HOST_ERROR_STATUS = 1;
 /** Instructions per machine.run() call between looks at stdin. */
 const SLICE_INSTRUCTIONS = 1_000_000;
 
+/**
+ * Flags that shape the machine and that a snapshot load takes from the file instead (-m,
+ * -smp and --cr-pin are checked against it instead).
+ */
+const SNAPSHOT_SHAPE_FLAGS = [
+  // QEMU's flags first (shown with one dash), then pinvm's.
+  "cpu",
+  "device",
+  "machine",
+  "nodefaults",
+  "pins-on-init",
+  "allowed-cr0",
+  "allowed-cr4",
+  "violations",
+  "reset-style",
+];
+
 /** A host-side failure: printed as `pinvm: <message>`, status 1. */
 class HostError extends Error {}
 
@@ -247,6 +264,13 @@ function buildMachine(config: RunConfig, outputs: Outputs, trace: (line: string)
   if (config.boot.kind === "snapshot") {
     const bytes = readHostFile("snapshot", config.boot.path);
     const given = new Set(config.explicit);
+    const fromSnapshot = SNAPSHOT_SHAPE_FLAGS.filter((f) => given.has(f));
+    if (fromSnapshot.length > 0) {
+      process.stderr.write(
+        `pinvm: warning: ${fromSnapshot.map((f) => (SNAPSHOT_SHAPE_FLAGS.indexOf(f) < 4 ? `-${f}` : `--${f}`)).join(", ")} ignored: ` +
+          `the machine's shape comes from the snapshot\n`,
+      );
+    }
     try {
       return restoreMachineSnapshot(bytes, {
         serial: options.serial,

@@ -199,6 +199,7 @@ export class Vcpu {
       cpuid: (leaf, subleaf, native) => this.cpuid(leaf, subleaf, native),
       controlWrite: (reg, oldLo, _oldHi, newLo, _newHi, source) => {
         if (reg !== "cr0" && reg !== "cr4") return true;
+        if (!this.pinning.wouldViolate(reg, oldLo, newLo, this.cpu.inSmm)) return true;
         const violation = this.pinning.checkControlWrite(reg, oldLo >>> 0, newLo >>> 0, {
           inSmm: this.cpu.inSmm,
           rip: this.cpu.instructionRip,

@@ -86,6 +86,25 @@ export class VcpuPinning {
    *  - jun2020: `((new ^ high) & high) || ((~new ^ low) & low)`, not in SMM;
    *  - heki2024: `(new & pinned) != pinned` with the per-VM pins, also in SMM.
    */
+  /**
+   * The hot-path test of a CR write: true when the write would violate the pins. No argument
+   * checks, no allocation (a guest may write CR4 millions of times); the caller then calls
+   * checkControlWrite, which validates, records and returns the Violation.
+   */
+  wouldViolate(cr: PinnedCr, oldValue: number, newValue: number, inSmm: boolean): boolean {
+    const spec = this.vm.spec;
+    if (spec.name === "off" || (spec.smmExempt && inSmm)) return false;
+    const pair = this.pinsOf(cr);
+    if (pair.high === 0 && pair.low === 0) return false;
+    oldValue >>>= 0;
+    newValue >>>= 0;
+    return spec.name === "rfc2019"
+      ? ((oldValue ^ newValue) & pair.high) !== 0
+      : spec.name === "heki2024"
+        ? hekiViolates(pair.high, newValue)
+        : VcpuPinning.breaks(pair, newValue);
+  }
+
   checkControlWrite(
     cr: PinnedCr,
     oldValue: number,

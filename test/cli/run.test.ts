@@ -208,3 +208,28 @@ test(
     assert.match(r.stderr, /pinvm: trace: run ended: debug-exit after \d+ instructions\n$/);
   },
 );
+
+test(
+  "jun2020 refusing an RSM that breaks the pins stops the vCPU: status 3 and a message",
+  { skip: missing("tests/cr_pinning.elf") },
+  () => {
+    const r = pinvm([
+      "-kernel",
+      guest("tests/cr_pinning.elf"),
+      "-device",
+      "isa-debug-exit",
+      "--cr-pin",
+      "jun2020",
+      "-append",
+      "smm-violate",
+    ]);
+    assert.equal(r.status, 3, r.stderr);
+    assert.match(r.stdout, /smm-violate: SMI [^\n]*\n$/, "the guest prints nothing after the SMI");
+    const err = lines(r.stderr);
+    assert.match(
+      err[0],
+      /^pinvm: CR pinning violation #1: vcpu 0 rip=0x[0-9a-f]+ CR4 \(rsm\) .*refused on RSM, vCPU stopped$/,
+    );
+    assert.match(err[1], /^pinvm: vcpu 0 stopped by the hypervisor: /);
+  },
+);

@@ -15,8 +15,8 @@
  * error (bad flags, unreadable or malformed kernel or snapshot). No stack traces, except with
  * PINVM_DEBUG=1 for an internal error of pinvm itself.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { basename } from "node:path";
+import { readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { HvError, type CpuidEntry, type PinningOptions, type Violation } from "../hv/index.js";
 import {
   PcMachine,
@@ -535,10 +535,15 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-/** Whether this module is the program being run (not imported by a test). */
+/** Whether this module is the program being run (not imported by a test), also through a symlink such as npm's `pinvm`. */
 function isEntryPoint(): boolean {
   const script = process.argv[1];
-  return script !== undefined && basename(script).replace(/\.ts$/, ".js") === "main.js";
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
 }
 
 if (isEntryPoint()) {

@@ -20,15 +20,7 @@
  * that the differential harness can compare this guest's lines between pinvm and QEMU.
  */
 #include "guest.h"
-
-#define KVM_FEATURE_CR_PIN_RFC2019 14
-#define KVM_FEATURE_CR_PIN_JUN2020 15
-#define MSR_RFC2019_CR0_PINNED 0x4b564d08
-#define MSR_RFC2019_CR4_PINNED 0x4b564d09
-#define MSR_JUN2020_CR0_PINNED_HIGH 0x4b564d0b
-#define MSR_JUN2020_CR4_PINNED_HIGH 0x4b564d0d
-#define KVM_HC_LOCK_CR_UPDATE 13
-#define KVM_LOCK_CR_UPDATE_VERSION 1
+#include "pvpin.h"
 
 /* ---------------------------------------------------------------- command line */
 

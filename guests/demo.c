@@ -19,23 +19,7 @@
  * Ends with `ok long-mode-active` and the runtime's `done`, and exits through isa-debug-exit.
  */
 #include "guest.h"
-
-/* The pinning ABIs (/work/shared/context/cr-pinning-spec.md). */
-#define KVM_FEATURE_CR_PIN_RFC2019 14
-#define KVM_FEATURE_CR_PIN_JUN2020 15
-#define MSR_RFC2019_CR0_PIN_ALLOWED 0x4b564d06
-#define MSR_RFC2019_CR4_PIN_ALLOWED 0x4b564d07
-#define MSR_RFC2019_CR0_PINNED 0x4b564d08
-#define MSR_RFC2019_CR4_PINNED 0x4b564d09
-#define MSR_JUN2020_CR0_PIN_ALLOWED 0x4b564d08
-#define MSR_JUN2020_CR4_PIN_ALLOWED 0x4b564d09
-#define MSR_JUN2020_CR0_PINNED_HIGH 0x4b564d0b
-#define MSR_JUN2020_CR4_PINNED_LOW 0x4b564d0c
-#define MSR_JUN2020_CR4_PINNED_HIGH 0x4b564d0d
-#define KVM_HC_LOCK_CR_UPDATE 13
-#define KVM_LOCK_CR_UPDATE_VERSION 1
-
-enum profile { PROFILE_NONE, PROFILE_RFC2019, PROFILE_JUN2020, PROFILE_HEKI2024 };
+#include "pvpin.h"
 
 /* What the first boot leaves for the second, in CMOS next to the library's boot count. */
 #define CMOS_DEMO_PROFILE 0x70

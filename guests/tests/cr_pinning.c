@@ -39,34 +39,9 @@
  * Ends with `SUMMARY pass=N fail=M skip=K` (counted over both boots) and `done`.
  */
 #include "guest.h"
+#include "pvpin.h"
 
-/* ---------------------------------------------------------------- the pinning ABIs */
-
-#define CPUID_KVM_FEATURES 0x40000001
-#define KVM_FEATURE_CR_PIN_RFC2019 14
-#define KVM_FEATURE_CR_PIN_JUN2020 15
-
-#define MSR_RFC2019_CR0_PIN_ALLOWED 0x4b564d06
-#define MSR_RFC2019_CR4_PIN_ALLOWED 0x4b564d07
-#define MSR_RFC2019_CR0_PINNED 0x4b564d08
-#define MSR_RFC2019_CR4_PINNED 0x4b564d09
-
-#define MSR_JUN2020_CR0_PIN_ALLOWED 0x4b564d08
-#define MSR_JUN2020_CR4_PIN_ALLOWED 0x4b564d09
-#define MSR_JUN2020_CR0_PINNED_LOW 0x4b564d0a
-#define MSR_JUN2020_CR0_PINNED_HIGH 0x4b564d0b
-#define MSR_JUN2020_CR4_PINNED_LOW 0x4b564d0c
-#define MSR_JUN2020_CR4_PINNED_HIGH 0x4b564d0d
-
-#define KVM_HC_LOCK_CR_UPDATE 13
-#define KVM_LOCK_CR_UPDATE_VERSION (1UL << 0)
-#define KVM_ENOSYS 1000
-
-/* The masks every profile starts from (spec 1a, 1c, 5). */
-#define DEFAULT_CR0_ALLOWED CR0_WP
-#define DEFAULT_CR4_ALLOWED (CR4_SMEP | CR4_SMAP | CR4_UMIP)
-
-enum profile { PROFILE_NONE, PROFILE_RFC2019, PROFILE_JUN2020, PROFILE_HEKI2024 };
+/* ---------------------------------------------------------------- the pinning ABIs (pvpin.h) */
 
 static const char *const profile_names[] = {"none", "rfc2019", "jun2020", "heki2024"};
 

@@ -30,15 +30,22 @@
  * Usage: node dist/bench/crpin.js [--iterations N] [--rounds N] [--runs N] [--qemu-iterations N]
  *                                 [--no-qemu] [--profiles rfc2019,jun2020] [--guest path]
  */
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { PinProfile } from "../src/hv/paravirt/profiles.js";
 import { PIN_PROFILES } from "../src/hv/paravirt/profiles.js";
 import { PcMachine } from "../src/vmm/machine.js";
 import { loadMultiboot } from "../src/vmm/loaders/load-multiboot.js";
 import { qemuAvailable, qemuCommandLine, repoRoot } from "../test/oracle/qemu.js";
+import {
+  eachOption,
+  elapsedSeconds,
+  guestPresent,
+  LineSplitter,
+  median,
+  runIfMain,
+  runTimedChild,
+} from "./common.js";
 
 /** The loops the guest times, in its order. */
 export const LOOPS = ["plain", "cr4-same", "cr4-toggle"] as const;
@@ -94,13 +101,7 @@ export function parseArgs(argv: string[]): CrpinBenchOptions {
     qemu: true,
     profiles: ["rfc2019", "jun2020"],
   };
-  for (let n = 0; n < argv.length; n++) {
-    const a = argv[n];
-    const next = (): string => {
-      const v = argv[++n];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  eachOption(argv, (a, next) => {
     const count = (): number => {
       const v = Number(next());
       if (!Number.isInteger(v) || v < 1) throw new Error(`${a} needs a positive integer`);
@@ -116,14 +117,10 @@ export function parseArgs(argv: string[]): CrpinBenchOptions {
       for (const p of o.profiles)
         if (!PIN_PROFILES.includes(p as PinProfile) || p === "off") throw new Error(`--profiles: ${p}?`);
     } else if (a === "--guest") o.guest = next();
-    else throw new Error(`unknown option ${a}`);
-  }
+    else return false;
+    return true;
+  });
   return o;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
 }
 
 /**
@@ -133,7 +130,7 @@ function median(xs: number[]): number {
  */
 class LineTimer {
   serial = "";
-  private pending = "";
+  private readonly lines = new LineSplitter();
   private readonly started = new Map<string, bigint>();
   private readonly round = new Map<string, number>();
   readonly seconds = new Map<LoopName, number[]>(LOOPS.map((l) => [l, []]));
@@ -151,11 +148,7 @@ class LineTimer {
   /** Takes text from the guest, written or received at `now`. */
   feed(text: string, now: bigint): void {
     this.serial += text;
-    this.pending += text;
-    let nl: number;
-    while ((nl = this.pending.indexOf("\n")) >= 0) {
-      const line = this.pending.slice(0, nl).replace(/\r$/, "");
-      this.pending = this.pending.slice(nl + 1);
+    for (const line of this.lines.feed(text)) {
       const marker = /^BENCH (START|END) (\S+)$/.exec(line);
       const loop = marker?.[2] as LoopName | undefined;
       if (marker && loop && this.seconds.has(loop)) {
@@ -165,7 +158,7 @@ class LineTimer {
           const r = this.round.get(loop) ?? 0;
           this.round.set(loop, r + 1);
           if (this.measured(r))
-            this.seconds.get(loop)!.push(Number(now - this.started.get(loop)!) / 1e9 / this.iterations);
+            this.seconds.get(loop)!.push(elapsedSeconds(this.started.get(loop)!, now) / this.iterations);
         }
       }
       const t = /^bench-crpin (\S+) round=(\d+) iterations=\d+ tsc=(\d+)$/.exec(line);
@@ -190,23 +183,10 @@ class LineTimer {
 }
 
 /** Runs a command whose stdout is the guest's COM1 (QEMU), timing the BENCH lines as they arrive. */
-export function runGuest(command: string[], iterations: number, rounds: number): Promise<GuestRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    const timer = new LineTimer(iterations, rounds);
-    let stderr = "";
-    const kill = setTimeout(() => child.kill("SIGKILL"), 1_800_000);
-    child.stdout.on("data", (chunk: Buffer) => timer.feed(chunk.toString("latin1"), process.hrtime.bigint()));
-    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
-    child.on("error", (e) => {
-      clearTimeout(kill);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(kill);
-      resolve(timer.result(code, command, stderr));
-    });
-  });
+export async function runGuest(command: string[], iterations: number, rounds: number): Promise<GuestRun> {
+  const timer = new LineTimer(iterations, rounds);
+  const { exitCode, stderr } = await runTimedChild(command, 1_800_000, (text, now) => timer.feed(text, now));
+  return timer.result(exitCode, command, stderr);
 }
 
 /**
@@ -283,10 +263,7 @@ function printSummary(s: Summary): void {
 
 /** The benchmark; returns the exit status. */
 export async function main(o: CrpinBenchOptions = parseArgs(process.argv.slice(2))): Promise<number> {
-  if (!existsSync(o.guest)) {
-    console.error(`guest image ${o.guest} not found: run \`make -C guests\` first`);
-    return 2;
-  }
+  if (!guestPresent(o.guest)) return 2;
   console.log(`guest: ${o.guest}`);
   console.log(
     `pinvm: ${o.iterations} iterations per loop, ${o.rounds} rounds (first dropped), ${o.runs} runs per configuration`,
@@ -361,14 +338,4 @@ export async function main(o: CrpinBenchOptions = parseArgs(process.argv.slice(2
   return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, () => main());

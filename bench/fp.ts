@@ -12,9 +12,9 @@
  * (npm run bench:fp). Defaults: 20 pinvm rounds (~1.2M instructions each), 3 QEMU runs of 400 rounds.
  */
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { main, parseArgs, type BenchOptions } from "./run.js";
 import { repoRoot } from "../test/oracle/qemu.js";
+import { runIfMain } from "./common.js";
 
 /** Options for the FP benchmark: bench/run.ts's, with bench_fp as the guest and its own round defaults. */
 export function fpOptions(argv: string[]): BenchOptions {
@@ -22,14 +22,4 @@ export function fpOptions(argv: string[]): BenchOptions {
   return parseArgs(["--guest", guest, "--rounds", "20", "--qemu-rounds", "400", ...argv]);
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main(fpOptions(process.argv.slice(2))).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, () => main(fpOptions(process.argv.slice(2))));

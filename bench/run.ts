@@ -33,10 +33,9 @@
  * Benchmarks never fail on time: the exit status is 0 unless a run could not be made at all
  * or the checksums differ.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { Cpu } from "../src/cpu/cpu.js";
 import { PhysicalMemory } from "../src/cpu/memory.js";
 import { defaultHooks } from "../src/cpu/hooks.js";
@@ -49,6 +48,15 @@ import {
   type MultibootSegmentState,
 } from "../src/vmm/loaders/multiboot.js";
 import { qemuAvailable, qemuCommandLine, repoRoot } from "../test/oracle/qemu.js";
+import {
+  eachOption,
+  elapsedSeconds,
+  guestPresent,
+  LineSplitter,
+  median,
+  runIfMain,
+  runTimedChild,
+} from "./common.js";
 
 /** Guest RAM, the same for both runs. */
 const MEM_MIB = 128;
@@ -119,13 +127,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     entry: "auto",
     steadyRuns: 5,
   };
-  for (let n = 0; n < argv.length; n++) {
-    const a = argv[n];
-    const next = (): string => {
-      const v = argv[++n];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
+  eachOption(argv, (a, next) => {
     if (a === "--rounds") o.rounds = Number(next());
     else if (a === "--qemu-runs") o.qemuRuns = Number(next());
     else if (a === "--qemu-rounds") o.qemuRounds = Number(next());
@@ -137,8 +139,9 @@ export function parseArgs(argv: string[]): BenchOptions {
       const e = next();
       if (e !== "auto" && e !== "multiboot" && e !== "direct") throw new Error(`--entry ${e}`);
       o.entry = e;
-    } else throw new Error(`unknown option ${a}`);
-  }
+    } else return false;
+    return true;
+  });
   return o;
 }
 
@@ -339,9 +342,9 @@ export function runPinvm(o: BenchOptions, entry: "multiboot" | "direct"): PinvmR
     exitCode,
     stop,
     instructions: ok ? endCount - startCount : null,
-    seconds: ok ? Number(endTime - startTime) / 1e9 : null,
+    seconds: ok ? elapsedSeconds(startTime, endTime) : null,
     totalInstructions: cpu.icount - icount0,
-    totalSeconds: Number(t1 - t0) / 1e9,
+    totalSeconds: elapsedSeconds(t0, t1),
     checksum: checksumOf(serial),
     ripBytes,
     rip: cpu.rip,
@@ -360,48 +363,30 @@ function bytesAt(mem: PhysicalMemory, addr: number): string {
 }
 
 /** Run the guest once under QEMU TCG, timing the markers as they arrive on stdout. */
-export function runQemu(o: BenchOptions): Promise<QemuResult> {
+export async function runQemu(o: BenchOptions): Promise<QemuResult> {
   const command = qemuCommandLine(o.guest, {
     accel: "tcg",
     memMiB: MEM_MIB,
     extraArgs: ["-append", `rounds=${o.rounds}`],
   });
-  return new Promise((resolve, reject) => {
-    const child = spawn(command[0], command.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
-    let serial = "";
-    let pending = "";
-    let start = 0n;
-    let end = 0n;
-    const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
-    child.stdout.on("data", (chunk: Buffer) => {
-      const now = process.hrtime.bigint();
-      const text = chunk.toString("latin1");
-      serial += text;
-      pending += text;
-      let nl: number;
-      while ((nl = pending.indexOf("\n")) >= 0) {
-        const l = pending.slice(0, nl).replace(/\r$/, "");
-        pending = pending.slice(nl + 1);
-        if (l === "BENCH START") start = now;
-        else if (l === "BENCH END") end = now;
-      }
-    });
-    child.stderr.resume();
-    child.on("error", (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({
-        serial,
-        exitCode: code,
-        seconds: start !== 0n && end !== 0n ? Number(end - start) / 1e9 : null,
-        checksum: checksumOf(serial),
-        command,
-      });
-    });
+  const lines = new LineSplitter();
+  let serial = "";
+  let start = 0n;
+  let end = 0n;
+  const { exitCode } = await runTimedChild(command, 600_000, (text, now) => {
+    serial += text;
+    for (const l of lines.feed(text)) {
+      if (l === "BENCH START") start = now;
+      else if (l === "BENCH END") end = now;
+    }
   });
+  return {
+    serial,
+    exitCode,
+    seconds: start !== 0n && end !== 0n ? elapsedSeconds(start, end) : null,
+    checksum: checksumOf(serial),
+    command,
+  };
 }
 
 /**
@@ -449,11 +434,6 @@ function mips(instr: number | null, s: number | null): string {
   return instr !== null && s !== null && s > 0 ? (instr / s / 1e6).toFixed(2) : "n/a";
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 /** Run pinvm with `rounds` rounds, trying the entries allowed; prints diagnostics on failure. */
 function pinvmRounds(o: BenchOptions, rounds: number): PinvmResult | null {
   const elf64 = o.guest.replace(/\.elf$/, ".elf64");
@@ -485,10 +465,7 @@ function pinvmRounds(o: BenchOptions, rounds: number): PinvmResult | null {
  * over the few rounds pinvm can afford); its instruction count is c(qemuRounds).
  */
 export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): Promise<number> {
-  if (!existsSync(o.guest)) {
-    console.error(`guest image ${o.guest} not found: run \`make -C guests\` first`);
-    return 2;
-  }
+  if (!guestPresent(o.guest)) return 2;
   if (!(o.rounds >= 2)) throw new Error("--rounds must be at least 2");
   console.log(`guest: ${o.guest}`);
   const p1 = pinvmRounds(o, 1);
@@ -551,14 +528,4 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
   return 0;
 }
 
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  main().then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      console.error(e);
-      process.exitCode = 2;
-    },
-  );
-}
+runIfMain(import.meta.url, () => main());

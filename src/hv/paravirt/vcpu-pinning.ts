@@ -94,15 +94,13 @@ export class VcpuPinning {
   wouldViolate(cr: PinnedCr, oldValue: number, newValue: number, inSmm: boolean): boolean {
     const spec = this.vm.spec;
     if (spec.name === "off" || (spec.smmExempt && inSmm)) return false;
-    const pair = this.pinsOf(cr);
-    if (pair.high === 0 && pair.low === 0) return false;
-    oldValue >>>= 0;
-    newValue >>>= 0;
-    return spec.name === "rfc2019"
-      ? ((oldValue ^ newValue) & pair.high) !== 0
-      : spec.name === "heki2024"
-        ? hekiViolates(pair.high, newValue)
-        : VcpuPinning.breaks(pair, newValue);
+    if (spec.scope === "vm") return hekiViolates(this.vm.hekiPins()[cr], newValue >>> 0);
+    const pair = this.state[cr];
+    const high = pair.high;
+    const low = pair.low;
+    if ((high | low) === 0) return false;
+    if (spec.name === "rfc2019") return ((oldValue ^ newValue) & high) !== 0;
+    return ((newValue ^ high) & high) !== 0 || ((~newValue ^ low) & low) !== 0;
   }
 
   checkControlWrite(

@@ -15,6 +15,7 @@
  */
 import type { PcMachine } from "../machine.js";
 import type { Segment } from "../../hv/index.js";
+import { bootTargetOf, hex, writeSegments } from "./common.js";
 import {
   LoaderError,
   multibootInitialState,
@@ -107,10 +108,6 @@ function segmentFrom(s: MultibootSegmentState): Segment {
   };
 }
 
-function hex(n: number): string {
-  return `0x${n.toString(16)}`;
-}
-
 /**
  * Loads Multiboot kernel `image` into `machine` and readies its vCPU to start it. Throws
  * LoaderError for a malformed image or one that does not fit in the machine's RAM.
@@ -137,12 +134,7 @@ export function loadMultiboot(
       );
     }
   }
-  for (const seg of parsed.segments) {
-    vm.writePhysical(seg.paddr, seg.data);
-    if (seg.memsz > seg.data.length) {
-      vm.writePhysical(seg.paddr + seg.data.length, new Uint8Array(seg.memsz - seg.data.length));
-    }
-  }
+  writeSegments(bootTargetOf(vm, machine.vcpu), parsed.segments);
   const modules = placeModules(parsed, options.modules ?? [], ram);
   const layout = writeMultibootInfo(vm.ram, MULTIBOOT_INFO_ADDRESS, {
     memLowerKiB: Math.floor(Math.min(CONVENTIONAL_TOP, ram) / 1024),

@@ -76,12 +76,20 @@ isr32_stubs:
     .irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
     STUB \v
     .endr
+/* Vector 80H (isr32_stubs + 16*32): the way back from ring 3 (expect_fault32_ring3). */
+    STUB 0x80
 
-/* Stack on entry: vector, error code, EIP, CS, EFLAGS (no privilege change: CPL 0 only).
- * PUSHA completes struct trap32_frame (runtime32.c). */
+/* Stack on entry: vector, error code, EIP, CS, EFLAGS, and ESP, SS when the trap came from
+ * ring 3 (SDM Vol.3 6.12.1, Figure 6-4; then on the TSS's ESP0 stack). PUSHA completes struct
+ * trap32_frame (runtime32.c); the data segments are reloaded (ring 3 left 0x23 there). */
 trap32_common:
     pushal
     cld
+    movw $0x10, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %fs
+    movw %ax, %gs
     movl %esp, %eax
     pushl %eax
     call trap32_dispatch            /* does not return */
@@ -110,11 +118,12 @@ expect_fault32:
     movl %eax, 24(%ecx)             /* info->result */
     xorl %eax, %eax
     jmp 1f
-/* void expect_fault32_resume(void): trap32_dispatch jumps here after filling *info. */
+/* void expect_fault32_resume(uint32_t rc): trap32_dispatch jumps here after filling *info;
+ * expect_fault32 (or expect_fault32_ring3) then returns rc to its caller. */
     .globl expect_fault32_resume
 expect_fault32_resume:
+    movl 4(%esp), %eax
     movl recover32_esp, %esp
-    movl $1, %eax
 1:
     popfl
     popl %edi
@@ -122,6 +131,43 @@ expect_fault32_resume:
     popl %ebx
     popl %ebp
     ret
+
+/* int expect_fault32_ring3(guest32_fn fn, uint32_t arg, struct fault_info32 *info): fn(arg)
+ * at CPL 3. IRET to ring 3 (SDM Vol.3 6.12.1: IRET to an outer level pops EIP, CS, EFLAGS,
+ * ESP, SS) with CS 0x1b, SS/DS/ES/FS/GS 0x23, EFLAGS 2 (IF=0), on user32_stack holding arg and
+ * the return address ring3_return32, which executes INT 80H (a DPL-3 gate) to come back. */
+    .globl expect_fault32_ring3
+expect_fault32_ring3:
+    pushl %ebp
+    pushl %ebx
+    pushl %esi
+    pushl %edi
+    pushfl
+    movl %esp, recover32_esp
+    movl 32(%esp), %eax             /* info */
+    movl %eax, recover32_info
+    movl $1, recover32_active
+    movl $1, recover32_ring3
+    movl 24(%esp), %ecx             /* fn */
+    movl 28(%esp), %edx             /* arg */
+    movl $user32_stack_top - 8, %eax
+    movl %edx, 4(%eax)
+    movl $ring3_return32, (%eax)
+    pushl $0x23                     /* SS */
+    pushl %eax                      /* ESP */
+    pushl $0x2                      /* EFLAGS */
+    pushl $0x1b                     /* CS */
+    pushl %ecx                      /* EIP */
+    movw $0x23, %ax
+    movw %ax, %ds
+    movw %ax, %es
+    movw %ax, %fs
+    movw %ax, %gs
+    iretl
+    .globl ring3_return32
+ring3_return32:
+    int $0x80                       /* EAX = fn's result */
+    ud2
 
 /* ---------------------------------------------------------------- data */
     .data
@@ -133,13 +179,17 @@ gdt32:
     .quad 0
     .quad 0x00CF9A000000FFFF        /* 0x08: code, DPL 0, D=1, G=1 */
     .quad 0x00CF92000000FFFF        /* 0x10: data, DPL 0, B=1, G=1 */
+    .quad 0x00CFFA000000FFFF        /* 0x18: code, DPL 3 (selector 0x1b) */
+    .quad 0x00CFF2000000FFFF        /* 0x20: data, DPL 3 (selector 0x23) */
+    .quad 0                         /* 0x28: 32-bit TSS, filled in by runtime32.c */
 gdt32_end:
     .globl gdt32_pointer
 gdt32_pointer:
     .word gdt32_end - gdt32 - 1
     .long gdt32
 
-    .globl multiboot32_magic, multiboot32_info, recover32_active, recover32_info
+    .globl multiboot32_magic, multiboot32_info, recover32_active, recover32_info, recover32_ring3
+recover32_ring3: .long 0
 multiboot32_magic: .long 0
 multiboot32_info: .long 0
 recover32_active: .long 0
@@ -151,3 +201,11 @@ recover32_esp: .long 0
 boot32_stack:
     .skip 16384
 boot32_stack_top:
+/* Ring-0 stack for traps from ring 3 (TSS ESP0) and the ring-3 stack. */
+    .globl trap32_stack_top, user32_stack_top
+    .balign 16
+    .skip 8192
+trap32_stack_top:
+    .balign 16
+    .skip 8192
+user32_stack_top:

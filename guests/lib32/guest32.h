@@ -2,9 +2,10 @@
  * guest32.h - the pinvm 32-bit protected-mode guest runtime (guests/lib32), as seen by a guest.
  *
  * A guest provides `int test_main(void)`. The runtime (boot32.S + runtime32.c) gets it there in
- * 32-bit protected mode at CPL 0 with paging off: its own flat GDT (SEL32_* below), an IDT
- * whose vectors 0-31 are 32-bit interrupt gates (SDM Vol.3 6.11) into one C handler, a 16 KiB
- * stack, and COM1 initialised. paging32.c offers 32-bit paging (SDM Vol.3 4.3) with 4 KiB
+ * 32-bit protected mode at CPL 0 with paging off: its own flat GDT with ring-0 and ring-3
+ * segments and a 32-bit TSS (SEL32_* below), an IDT whose vectors 0-31 (DPL 0) and 80H (DPL 3)
+ * are 32-bit interrupt gates (SDM Vol.3 6.11) into one C handler, a 16 KiB stack, and COM1
+ * initialised. paging32.c offers 32-bit paging (SDM Vol.3 4.3) with 4 KiB
  * pages for the first 8 MiB.
  *
  * Report lines as in guests/lib: `ok <name>`, `FAIL <name> got=<hex> want=<hex>`,
@@ -21,9 +22,15 @@ typedef unsigned int uint32_t;
 typedef unsigned long long uint64_t;
 typedef unsigned int size_t;
 
-/* Segment selectors of the runtime's GDT (boot32.S). */
+/* Segment selectors of the runtime's GDT (boot32.S): flat 4 GiB segments, and the TSS. */
 #define SEL32_CODE 0x08
 #define SEL32_DATA 0x10
+#define SEL32_USER_CODE 0x1b
+#define SEL32_USER_DATA 0x23
+#define SEL32_TSS 0x28
+#define GDT32_ENTRIES 6
+/* The vector ring-3 code uses to come back (INT 80H, a DPL-3 gate). */
+#define RING3_RETURN_VECTOR 0x80
 
 /* Debug-exit codes used by the runtime itself. */
 #define EXIT32_PASS 0
@@ -76,6 +83,10 @@ int report_summary(void);
  * resumes here with the caller's EFLAGS (AC included) and fn is abandoned. Returns 0 and sets
  * info->result if fn returned. */
 int expect_fault32(guest32_fn fn, uint32_t arg, struct fault_info32 *info);
+/* Same, with fn(arg) at CPL 3 (CS 0x1b, data 0x23, EFLAGS.IF=0) on the runtime's 8 KiB user
+ * stack; traps come back on the TSS's ESP0 stack. With paging on, fn's code, the return
+ * trampoline (ring3_return32, in .text) and the user stack (in .bss) must be on U/S=1 pages. */
+int expect_fault32_ring3(guest32_fn fn, uint32_t arg, struct fault_info32 *info);
 
 /* Freestanding libc bits gcc may emit calls to. */
 void *memset(void *dst, int c, size_t n);

@@ -10,7 +10,7 @@
 #define UART_LSR_THRE 0x20 /* line status: transmitter holding register empty */
 #define UART_LSR_TEMT 0x40 /* line status: transmitter empty */
 #define DEBUG_EXIT_PORT 0xF4
-#define IDT32_VECTORS 32
+#define IDT32_VECTORS (RING3_RETURN_VECTOR + 1)
 
 /* What the stubs and trap32_common leave on the stack (PUSHA order, then the stub's pushes and
  * the CPU's: SDM Vol.3 6.12.1, Figure 6-4 "no privilege-level change"). */
@@ -27,15 +27,26 @@ struct idt32_gate {
 };
 
 extern char isr32_stubs[];
-extern uint32_t recover32_active;
+extern char trap32_stack_top[];
+extern uint32_t recover32_active, recover32_ring3;
 extern struct fault_info32 *recover32_info;
-__attribute__((noreturn)) void expect_fault32_resume(void);
+extern uint64_t gdt32[];
+__attribute__((noreturn)) void expect_fault32_resume(uint32_t rc);
 __attribute__((noreturn)) void runtime32_start(void);
 __attribute__((noreturn)) void trap32_dispatch(struct trap32_frame *frame);
 
 int check_passes, check_failures, check_skips;
 
 static struct idt32_gate idt32[IDT32_VECTORS] __attribute__((aligned(8)));
+
+/* 32-bit TSS (SDM Vol.3 7.2.1, Figure 7-2): only ESP0/SS0 matter; the I/O map base at the
+ * limit means no I/O permission bitmap (port I/O at CPL 3 > IOPL raises #GP). */
+static struct {
+    uint32_t link, esp0, ss0, esp1, ss1, esp2, ss2, cr3, eip, eflags;
+    uint32_t eax, ecx, edx, ebx, esp, ebp, esi, edi;
+    uint32_t es, cs, ss, ds, fs, gs, ldt;
+    uint16_t trap, iomap_base;
+} tss32 __attribute__((aligned(16)));
 
 /* ---------------------------------------------------------------- libc bits */
 
@@ -150,9 +161,14 @@ int report_summary(void) {
 
 void trap32_dispatch(struct trap32_frame *frame) {
     uint32_t cr2 = read_cr2();
-    if (recover32_active) {
+    if (recover32_active && recover32_ring3 && frame->vector == RING3_RETURN_VECTOR && (frame->cs & 3) == 3) {
+        recover32_active = recover32_ring3 = 0;
+        recover32_info->result = frame->eax;
+        expect_fault32_resume(0);
+    }
+    if (recover32_active && frame->vector < 32) {
         struct fault_info32 *info = recover32_info;
-        recover32_active = 0;
+        recover32_active = recover32_ring3 = 0;
         info->vector = frame->vector;
         info->error_code = frame->error_code;
         info->eip = frame->eip;
@@ -160,7 +176,7 @@ void trap32_dispatch(struct trap32_frame *frame) {
         info->eflags = frame->eflags;
         info->cr2 = cr2;
         info->result = 0;
-        expect_fault32_resume();
+        expect_fault32_resume(1);
     }
     serial_puts("FAIL unexpected-trap vector=");
     serial_print_hex(frame->vector);
@@ -178,17 +194,21 @@ void trap32_dispatch(struct trap32_frame *frame) {
     debug_exit(EXIT32_UNEXPECTED_TRAP);
 }
 
-/* Fills the IDT with 32-bit interrupt gates (type 1110B, P=1, DPL 0: SDM Vol.3 Figure 6-2) to
- * the stubs and loads IDTR. */
+/* Points IDT entry v at a stub: 32-bit interrupt gate (type 1110B, P=1; SDM Vol.3 Figure 6-2). */
+static void idt32_set(uint32_t v, uint32_t stub, uint8_t dpl) {
+    uint32_t target = (uint32_t)isr32_stubs + 16 * stub;
+    idt32[v].offset_low = (uint16_t)target;
+    idt32[v].selector = SEL32_CODE;
+    idt32[v].zero = 0;
+    idt32[v].type_attr = (uint8_t)(0x8E | dpl << 5);
+    idt32[v].offset_high = (uint16_t)(target >> 16);
+}
+
+/* Vectors 0-31 (DPL 0) and 80H (DPL 3, so INT 80H works at CPL 3: SDM Vol.3 6.12.1.1); the
+ * entries between stay not present. Loads IDTR. */
 static void idt32_init(void) {
-    for (uint32_t v = 0; v < IDT32_VECTORS; v++) {
-        uint32_t target = (uint32_t)isr32_stubs + 16 * v;
-        idt32[v].offset_low = (uint16_t)target;
-        idt32[v].selector = SEL32_CODE;
-        idt32[v].zero = 0;
-        idt32[v].type_attr = 0x8E;
-        idt32[v].offset_high = (uint16_t)(target >> 16);
-    }
+    for (uint32_t v = 0; v < 32; v++) idt32_set(v, v, 0);
+    idt32_set(RING3_RETURN_VECTOR, 32, 3);
     struct __attribute__((packed)) {
         uint16_t limit;
         uint32_t base;
@@ -196,8 +216,21 @@ static void idt32_init(void) {
     __asm__ volatile("lidt %0" ::"m"(idtr));
 }
 
+/* Writes the TSS descriptor (type 1001B available 32-bit TSS, P=1, DPL 0, byte granularity:
+ * SDM Vol.3 7.2.2, Figure 7-3) into GDT slot SEL32_TSS and loads TR. */
+static void tss32_init(void) {
+    uint32_t base = (uint32_t)&tss32, limit = sizeof(tss32) - 1;
+    tss32.ss0 = SEL32_DATA;
+    tss32.esp0 = (uint32_t)trap32_stack_top;
+    tss32.iomap_base = (uint16_t)sizeof(tss32);
+    gdt32[SEL32_TSS >> 3] = (uint64_t)(limit & 0xFFFF) | (uint64_t)(base & 0xFFFFFF) << 16 | 0x89ULL << 40 |
+                            (uint64_t)((limit >> 16) & 0xF) << 48 | (uint64_t)(base >> 24) << 56;
+    __asm__ volatile("ltr %w0" ::"r"((uint16_t)SEL32_TSS));
+}
+
 void runtime32_start(void) {
     serial_init();
+    tss32_init();
     idt32_init();
     int status = test_main();
     serial_puts("done\n");

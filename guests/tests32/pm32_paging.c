@@ -10,8 +10,8 @@
  *   with error code P|I/D = 11H (I/D is set for fetches when CR4.SMEP=1: SDM Vol.3 4.7).
  * - SMAP (SDM Vol.3 4.6.1, 2.5 CR4.SMAP[21]): an explicit supervisor read of a U/S=1 page with
  *   EFLAGS.AC=0 raises #PF error 1 (a write: 3); with AC=1 (STAC) it is allowed.
- * - UMIP (SDM Vol.3 2.5 CR4.UMIP[11]): SGDT/SMSW are refused only at CPL > 0, so at CPL 0 they
- *   work with CR4.UMIP=1.
+ * - UMIP (SDM Vol.3 2.5 CR4.UMIP[11]): SGDT/SMSW are refused only at CPL > 0: #GP(0) at CPL 3
+ *   (run with paging off, through a 32-bit TSS), allowed at CPL 0 with CR4.UMIP=1.
  * - MOV to CR0/CR4 (SDM Vol.2B MOV-Move to/from Control Registers, protected-mode exceptions;
  *   Vol.3 2.5): #GP(0) for a reserved CR4 bit, for CR0.PG=1 with PE=0, for CR0.NW=1 with CD=0,
  *   and for CR4.PCIDE=1 outside IA-32e mode (Vol.3 4.10.1); the register keeps its value.
@@ -33,7 +33,7 @@ uint32_t probe_read(uint32_t addr);
 uint32_t probe_read_ac(uint32_t addr);
 uint32_t probe_sgdt(uint32_t addr);
 uint32_t probe_smsw(uint32_t unused);
-extern char probe_write_insn[], probe_read_insn[];
+extern char probe_write_insn[], probe_read_insn[], probe_sgdt_insn[], probe_smsw_insn[];
 extern char gdt32[];
 __asm__(".text\n"
         ".globl probe_write, probe_write_insn\n"
@@ -56,15 +56,17 @@ __asm__(".text\n"
         "    movl (%ecx), %eax\n"
         "    clac\n"
         "    ret\n"
-        ".globl probe_sgdt\n"
+        ".globl probe_sgdt, probe_sgdt_insn\n"
         "probe_sgdt:\n"
         "    movl 4(%esp), %ecx\n"
+        "probe_sgdt_insn:\n"
         "    sgdt (%ecx)\n"
         "    xorl %eax, %eax\n"
         "    ret\n"
-        ".globl probe_smsw\n"
+        ".globl probe_smsw, probe_smsw_insn\n"
         "probe_smsw:\n"
         "    xorl %eax, %eax\n"
+        "probe_smsw_insn:\n"
         "    smsw %eax\n"
         "    ret\n");
 
@@ -176,9 +178,43 @@ static void test_umip(void) {
     int trapped = expect_fault32(probe_sgdt, (uint32_t)&gdtr, &info);
     check_eq("umip1-sgdt-cpl0-allowed", (uint32_t)trapped, 0);
     check_eq("umip1-sgdt-base", gdtr.base, (uint32_t)gdt32);
-    check_eq("umip1-sgdt-limit", gdtr.limit, 3 * 8 - 1);
+    check_eq("umip1-sgdt-limit", gdtr.limit, GDT32_ENTRIES * 8 - 1);
     trapped = expect_fault32(probe_smsw, 0, &info);
     check_eq("umip1-smsw-cpl0", trapped ? 0xFFFFFFFFU : info.result & 0xFFFF, read_cr0() & 0xFFFF);
+    load_cr4(read_cr4() & ~CR4_UMIP);
+}
+
+/*
+ * SDM Vol.3 2.5 CR4.UMIP: at CPL 3, SGDT and SMSW run with UMIP=0 and raise #GP(0) with UMIP=1
+ * (a fault: EIP = the instruction, CS = the ring-3 selector). Run with paging off, so ring 3
+ * reaches the probes in .text and the GDTR image in .bss without U/S=1 pages.
+ */
+static void test_umip_ring3(void) {
+    struct fault_info32 info;
+    struct __attribute__((packed)) {
+        uint16_t limit;
+        uint32_t base;
+    } gdtr = {0, 0};
+    if (!cpu_has_umip()) {
+        report_skip("umip-cpl3", "no CPUID.7.0:ECX.UMIP[2]");
+        return;
+    }
+    int trapped = expect_fault32_ring3(probe_sgdt, (uint32_t)&gdtr, &info);
+    check_eq("umip0-sgdt-cpl3-allowed", (uint32_t)trapped, 0);
+    check_eq("umip0-sgdt-cpl3-base", gdtr.base, (uint32_t)gdt32);
+    trapped = expect_fault32_ring3(probe_smsw, 0, &info);
+    check_eq("umip0-smsw-cpl3", trapped ? 0xFFFFFFFFU : info.result & 0xFFFF, read_cr0() & 0xFFFF);
+
+    load_cr4(read_cr4() | CR4_UMIP);
+    gdtr.base = 0;
+    trapped = expect_fault32_ring3(probe_sgdt, (uint32_t)&gdtr, &info);
+    check_eq("umip1-sgdt-cpl3-gp", trapped ? info.vector | info.error_code << 8 : 0, VEC_GP);
+    check_eq("umip1-sgdt-cpl3-eip", info.eip, (uint32_t)probe_sgdt_insn);
+    check_eq("umip1-sgdt-cpl3-cs", info.cs, SEL32_USER_CODE);
+    check_eq("umip1-sgdt-cpl3-nothing-stored", gdtr.base, 0);
+    trapped = expect_fault32_ring3(probe_smsw, 0, &info);
+    check_eq("umip1-smsw-cpl3-gp", trapped ? info.vector | info.error_code << 8 : 0, VEC_GP);
+    check_eq("umip1-smsw-cpl3-eip", info.eip, (uint32_t)probe_smsw_insn);
     load_cr4(read_cr4() & ~CR4_UMIP);
 }
 
@@ -223,6 +259,7 @@ int test_main(void) {
     uint32_t cr0 = read_cr0();
     check_eq("entry-protected-mode-paging-off", cr0 & (CR0_PE | CR0_PG), CR0_PE); /* Multiboot 3.2 */
     check_eq("entry-multiboot-magic", multiboot32_magic, 0x2BADB002);
+    test_umip_ring3(); /* paging off */
 
     /* Supervisor-only, writable identity map; PSE and PAE off: 32-bit paging, 4 KiB pages. */
     paging32_enable(PTE32_RW);

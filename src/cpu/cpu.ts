@@ -169,6 +169,15 @@ export class Cpu {
   interruptShadow = false;
   /** Set by the hypervisor when an external interrupt is pending (INTR asserted). */
   intrPending = false;
+  /**
+   * Which CR0 / CR4 bits the hypervisor watches (VMX's CR0/CR4 guest/host masks, SDM Vol.3
+   * 24.6.6): a MOV CR0/LMSW/CLTS or MOV CR4 that changes a bit in the mask is offered to
+   * hooks.controlWrite; one that changes none is not. -1 (the default) offers every write,
+   * even one that changes nothing.
+   */
+  cr0WriteExitMask = -1;
+  /** See cr0WriteExitMask. */
+  cr4WriteExitMask = -1;
   /** Execute one instruction at a time without blocks (host single-stepping; slow). */
   singleStep = false;
   /** Set by the hypervisor when an NMI is pending. */

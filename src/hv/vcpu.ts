@@ -199,7 +199,10 @@ export class Vcpu {
       cpuid: (leaf, subleaf, native) => this.cpuid(leaf, subleaf, native),
       controlWrite: (reg, oldLo, _oldHi, newLo, _newHi, source) => {
         if (reg !== "cr0" && reg !== "cr4") return true;
-        if (!this.pinning.wouldViolate(reg, oldLo, newLo, this.cpu.inSmm)) return true;
+        if (!this.pinning.wouldViolate(reg, oldLo, newLo, this.cpu.inSmm)) {
+          this.setWriteExitMask(reg, newLo);
+          return true;
+        }
         const violation = this.pinning.checkControlWrite(reg, oldLo >>> 0, newLo >>> 0, {
           inSmm: this.cpu.inSmm,
           rip: this.cpu.instructionRip,
@@ -211,6 +214,10 @@ export class Vcpu {
       },
       hypercall: () => this.hypercall(),
       rsm: (cr0, cr4) => {
+        // RSM reloads CR0/CR4 without offering them to controlWrite: watch every write until
+        // the masks are recomputed for the restored values.
+        this.cpu.cr0WriteExitMask = -1;
+        this.cpu.cr4WriteExitMask = -1;
         // A latched INIT is taken right after RSM (at the next instruction boundary).
         if (this.latchedInit || this.apic.hasEvents()) this.cpu.stopRequested = true;
         const decision = this.pinning.onRsm(cr0 >>> 0, cr4 >>> 0, { rip: this.cpu.instructionRip });
@@ -226,6 +233,19 @@ export class Vcpu {
         return decision;
       },
     };
+  }
+
+  /** Sets the CPU's write-exit mask of `cr` for its (new) value `value` (see writeExitMask). */
+  private setWriteExitMask(cr: "cr0" | "cr4", value: number): void {
+    const mask = this.pinning.writeExitMask(cr, value >>> 0, this.cpu.inSmm);
+    if (cr === "cr0") this.cpu.cr0WriteExitMask = mask;
+    else this.cpu.cr4WriteExitMask = mask;
+  }
+
+  /** Recomputes both write-exit masks from the current CR0/CR4 and pins. */
+  private updateWriteExitMasks(): void {
+    this.setWriteExitMask("cr0", this.cpu.cr0);
+    this.setWriteExitMask("cr4", this.cpu.cr4);
   }
 
   /** Queues an exit that run() returns after the current instruction completes. */
@@ -292,8 +312,10 @@ export class Vcpu {
     let ok: boolean;
     if (index === MSR.IA32_APIC_BASE) ok = this.apic.setApicBase(value, false);
     else if (this.apicMsr(index)) ok = this.apic.writeMsr(index, value);
-    else if (this.pinning.ownsMsr(index)) ok = this.pinning.writeMsr(index, value, false) === "ok";
-    else return false;
+    else if (this.pinning.ownsMsr(index)) {
+      ok = this.pinning.writeMsr(index, value, false) === "ok";
+      this.updateWriteExitMasks();
+    } else return false;
     this.apicChanged();
     return ok;
   }
@@ -369,6 +391,8 @@ export class Vcpu {
     } catch (err) {
       for (const u of undo.reverse()) this.writeOneMsr(u.index, u.value);
       throw err;
+    } finally {
+      this.updateWriteExitMasks();
     }
   }
 
@@ -539,6 +563,7 @@ export class Vcpu {
     // A Heki configure notification would be an exit in KVM (KVM_EXIT_HEKI_CONFIGURE, opt-in);
     // pinvm's VMM has no use for it, so the hypercall completes with the resume value.
     const rax = "rax" in result ? result.rax : result.raxOnResume;
+    this.updateWriteExitMasks(); // a Heki lock may have added pins
     const [lo, hi] = splitU64(rax);
     cpu.lo[0] = lo;
     cpu.hi[0] = cpu.long64 ? hi : 0;
@@ -622,6 +647,8 @@ export class Vcpu {
     if (this.sipiVector >= 0 && this.mpState === "init-received") this.startAtSipi();
     this.cpu.cr8 = apic.cr8;
     this.refreshInterrupt();
+    // Pins can change from outside this vCPU (Heki's per-VM lock on another vCPU, SMM exit).
+    this.updateWriteExitMasks();
   }
 
   /** SIPI: CS.selector = vector << 8, CS.base = vector << 12, IP = 0 (SDM 8.4.3 / 10.6.1). */
@@ -826,6 +853,7 @@ export class Vcpu {
    */
   setSregs(sregs: Partial<Sregs>): void {
     registers.setSregs(this.cpu, sregs);
+    this.updateWriteExitMasks();
     this.apic.setTprFromCr8(this.cpu.cr8);
     this.refreshInterrupt();
   }
@@ -992,6 +1020,7 @@ export class Vcpu {
     this.mpState = this.isBsp ? "runnable" : "init-received";
     this.cpu.cr8 = 0;
     this.refreshInterrupt();
+    this.updateWriteExitMasks();
   }
 
   // ---------------------------------------------------------------- save / load
@@ -1027,6 +1056,7 @@ export class Vcpu {
     this.cpu.flushCodeCache();
     this.syncTscOffset();
     this.apicChanged();
+    this.updateWriteExitMasks();
   }
 
   /** Everything hv keeps about this vCPU besides the processor and the APIC, for snapshots. */

@@ -5,7 +5,8 @@
  * "CLTS", "LMSW", "SMSW"; Vol.3 2.5 "Control Registers", 2.8.x, 4.10.4.1, 10.8.5, 18.2).
  *
  * Every CR0/CR3/CR4 write passes the architectural checks first, then is offered to
- * `cpu.hooks.controlWrite` with the instruction that made it ("mov", "lmsw", "clts"); a veto
+ * `cpu.hooks.controlWrite` (unless cpu.cr0WriteExitMask / cr4WriteExitMask say the hypervisor
+ * does not watch the bits it changes) with the instruction that made it ("mov", "lmsw", "clts"); a veto
  * becomes #GP(0) with all state unchanged. Only then are
  * the registers committed, EFER.LMA updated (Vol.3 10.8.5), the TLB flushed as Vol.3
  * 4.10.4.1 requires (plus the flushes our permission-caching TLB needs) and the mode
@@ -130,7 +131,13 @@ export function writeCr0(cpu: Cpu, value: number, valueHi = 0, source: ControlWr
     efer |= EFER.LMA;
   }
   if ((old ^ nv) & (CR0.PG | CR0.CD | CR0.NW) && paePaging(nv, cpu.cr4, efer)) checkPdptes(cpu, cpu.cr3);
-  if (!cpu.hooks.controlWrite("cr0", old, 0, nv, 0, source)) gp0();
+  const watched0 = cpu.cr0WriteExitMask;
+  if (
+    (watched0 === -1 || ((old ^ nv) & watched0) !== 0) &&
+    !cpu.hooks.controlWrite("cr0", old, 0, nv, 0, source)
+  ) {
+    gp0();
+  }
   cpu.cr0 = nv;
   cpu.efer = efer;
   const changed = old ^ nv;
@@ -177,7 +184,13 @@ export function writeCr4(cpu: Cpu, value: number, valueHi = 0): void {
   if (nv & CR4.PCIDE && !(old & CR4.PCIDE) && (!lma || (cpu.cr3 & 0xfff) !== 0)) gp0();
   const changed = old ^ nv;
   if (changed & CR4_PDPTE_RELOAD && paePaging(cpu.cr0, nv, cpu.efer)) checkPdptes(cpu, cpu.cr3);
-  if (!cpu.hooks.controlWrite("cr4", old, 0, nv, 0, "mov")) gp0();
+  const watched4 = cpu.cr4WriteExitMask;
+  if (
+    (watched4 === -1 || ((old ^ nv) & watched4) !== 0) &&
+    !cpu.hooks.controlWrite("cr4", old, 0, nv, 0, "mov")
+  ) {
+    gp0();
+  }
   cpu.cr4 = nv;
   if (changed & CR4_FLUSH_ALL || (old & CR4.PCIDE && !(nv & CR4.PCIDE))) cpu.flushTlb(false);
   if (changed & CR4_MAPPING && cpu.paging) cpu.flushCodeCache();

@@ -87,6 +87,23 @@ export class VcpuPinning {
    *  - heki2024: `(new & pinned) != pinned` with the per-VM pins, also in SMM.
    */
   /**
+   * Which bits of `cr` a write must change to need checking, given its current value
+   * `current` (for the CPU's cr0/cr4WriteExitMask, VMX's guest/host mask): 0 when nothing is
+   * pinned; the pinned bits when `current` satisfies the pins (a write that leaves them alone
+   * cannot violate them, in every profile); -1 (check every write) when it does not, or in SMM.
+   */
+  writeExitMask(cr: PinnedCr, current: number, inSmm: boolean): number {
+    const spec = this.vm.spec;
+    if (spec.name === "off") return 0;
+    if (inSmm) return -1;
+    const high = spec.scope === "vm" ? this.vm.hekiPins()[cr] : this.state[cr].high;
+    const low = spec.scope === "vm" ? 0 : this.state[cr].low;
+    if ((high | low) === 0) return 0;
+    if (((current ^ high) & high) !== 0 || ((~current ^ low) & low) !== 0) return -1;
+    return high | low | 0;
+  }
+
+  /**
    * The hot-path test of a CR write: true when the write would violate the pins. No argument
    * checks, no allocation (a guest may write CR4 millions of times); the caller then calls
    * checkControlWrite, which validates, records and returns the Violation.

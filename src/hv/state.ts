@@ -199,12 +199,25 @@ export const MP_STATES: readonly MpState[] = [
 ];
 
 /**
- * Pending and blocked events (KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS). pinvm delivers
- * exceptions inside the instruction that raises them, so none is ever pending between
- * run() calls; the field exists to keep KVM's shape and must be null when set.
+ * An exception the VMM queued with setVcpuEvents (KVM_SET_VCPU_EVENTS with
+ * `exception.pending`): delivered through the IDT before the next guest instruction, as
+ * KVM injects it on the next VM entry. `errorCode` is required exactly for the vectors
+ * that push one (SDM Vol.3 6.13: 8, 10-14, 17, 21) and null otherwise; `cr2` (only for #PF,
+ * KVM's exception payload) is written to CR2 when the exception is delivered.
+ */
+export interface PendingException {
+  vector: number;
+  errorCode: number | null;
+  cr2?: bigint;
+}
+
+/**
+ * Pending and blocked events (KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS). The processor
+ * delivers the exceptions it raises itself inside the instruction that raises them, so
+ * `exception` is non-null only while one queued by the VMM waits for the next run().
  */
 export interface VcpuEvents {
-  exception: null;
+  exception: PendingException | null;
   /** One-instruction interrupt shadow after STI / MOV SS. */
   interruptShadow: boolean;
   nmi: { pending: boolean; masked: boolean };

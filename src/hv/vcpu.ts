@@ -23,13 +23,14 @@ import { InstructionExit, type CpuHooks, type CpuidResult, type MsrReadResult } 
 import { resetCpu } from "../cpu/reset.js";
 import { CPU_MSRS, CPUID_SIGNATURE, cpuidNative, readMsr, writeMsr } from "../cpu/ops/msr-cpuid.js";
 import { CpuFault } from "../cpu/fault.js";
+import { deliverEvent } from "../cpu/interrupts.js";
 import { CpuStateError, loadCpuState, saveCpuState, type CpuState } from "../cpu/state.js";
 import { FLAGS } from "../x86/eflags.js";
 import { MSR } from "../x86/msr.js";
 import { SEG } from "../x86/segment.js";
 import type { ResetKind } from "../x86/reset-state.js";
 import type { LocalApic } from "./apic/local-apic.js";
-import { int, joinU64, splitU64, u64 } from "./convert.js";
+import { canonical, int, joinU64, splitU64, u64 } from "./convert.js";
 import { HvError } from "./errors.js";
 import type { SystemEvent, VcpuExit } from "./exits.js";
 import type { Violation, VcpuPinning, VmPinning } from "./paravirt/cr-pinning.js";
@@ -42,6 +43,7 @@ import {
   type Fpu,
   type MpState,
   type MsrEntry,
+  type PendingException,
   type Regs,
   type Sregs,
   type VcpuEvents,
@@ -137,6 +139,8 @@ export class Vcpu {
   private pendingRead: PendingRead | null = null;
   private latchedInit = false;
   private sipiVector = -1;
+  /** An exception queued by setVcpuEvents, delivered before the next instruction. */
+  private pendingException: PendingException | null = null;
   private localTime = 0;
   private tscDelta = 0;
   private retired = 0;
@@ -651,6 +655,36 @@ export class Vcpu {
     this.updateWriteExitMasks();
   }
 
+  /**
+   * Delivers the exception queued by setVcpuEvents through the IDT (SDM Vol.3 6.12), as
+   * KVM does on the next VM entry: CR2 first for a #PF with a payload, then the usual
+   * delivery with the double-fault rules (a fault while delivering it may become #DF or a
+   * triple fault). If a hook (an IDT or stack in MMIO) exits during the delivery, the
+   * delivery was rolled back: the exception stays queued and the exit is returned.
+   */
+  private deliverPendingException(): VcpuExit | null {
+    const pending = this.pendingException;
+    if (pending === null) return null;
+    const cpu = this.cpu;
+    const cr2 = cpu.cr2;
+    if (pending.cr2 !== undefined) cpu.cr2 = canonical("cr2", pending.cr2);
+    try {
+      deliverEvent(cpu, pending.vector, pending.errorCode ?? -1, "exception");
+    } catch (e) {
+      if (!(e instanceof InstructionExit)) throw e;
+      cpu.cr2 = cr2;
+      return (
+        this.exitQueue.shift() ?? {
+          kind: "internal-error",
+          suberror: "emulation",
+          detail: `injecting vector ${pending.vector}: ${e.reason}`,
+        }
+      );
+    }
+    this.pendingException = null;
+    return null;
+  }
+
   /** SIPI: CS.selector = vector << 8, CS.base = vector << 12, IP = 0 (SDM 8.4.3 / 10.6.1). */
   private startAtSipi(): void {
     const v = this.sipiVector;
@@ -732,6 +766,11 @@ export class Vcpu {
         this.processEvents();
         if (cpu.shutdownState) return { kind: "shutdown", reason: this.shutdownReason || "shutdown" };
         if (this.mpState === "uninitialized" || this.mpState === "init-received") return { kind: "hlt" };
+        if (this.pendingException !== null) {
+          const stop = this.deliverPendingException();
+          if (stop !== null) return stop;
+          if (cpu.shutdownState) return { kind: "shutdown", reason: this.shutdownReason || "shutdown" };
+        }
         if (
           this.debug.breakpoints.size > 0 &&
           !this.resumeFromBreakpoint &&
@@ -938,8 +977,9 @@ export class Vcpu {
   /** Pending and blocked events (KVM_GET_VCPU_EVENTS). */
   getVcpuEvents(): VcpuEvents {
     const cpu = this.cpu;
+    const pending = this.pendingException;
     return {
-      exception: null,
+      exception: pending === null ? null : { ...pending },
       interruptShadow: cpu.interruptShadow,
       nmi: { pending: cpu.nmiPending, masked: cpu.nmiBlocked },
       smi: { smm: cpu.inSmm, pending: cpu.smiPending, latchedInit: this.latchedInit },
@@ -955,12 +995,7 @@ export class Vcpu {
     };
     if (typeof events !== "object" || events === null)
       throw new HvError("bad-argument", "setVcpuEvents: expected an object");
-    if (events.exception !== null) {
-      throw new HvError(
-        "bad-value",
-        "exception: pinvm never holds an exception pending between instructions; pass null",
-      );
-    }
+    const exception = checkPendingException(events.exception, "exception");
     const shadow = bool("interruptShadow", events.interruptShadow);
     const nmiPending = bool("nmi.pending", events.nmi?.pending);
     const nmiMasked = bool("nmi.masked", events.nmi?.masked);
@@ -980,6 +1015,7 @@ export class Vcpu {
     cpu.inSmm = smm;
     this.latchedInit = latchedInit;
     this.sipiVector = sipi;
+    this.pendingException = exception;
   }
 
   // ---------------------------------------------------------------- reset
@@ -1015,6 +1051,9 @@ export class Vcpu {
     this.pendingRead = null;
     this.latchedInit = false;
     this.sipiVector = -1;
+    // An exception the VMM queued is dropped by INIT and RESET (KVM's kvm_vcpu_reset clears
+    // the pending exception too).
+    this.pendingException = null;
     this.shutdownReason = "";
     this.resumeFromBreakpoint = false;
     this.mpState = this.isBsp ? "runnable" : "init-received";
@@ -1066,6 +1105,7 @@ export class Vcpu {
       mpState: this.mpState,
       latchedInit: this.latchedInit,
       sipiVector: this.sipiVector,
+      ...(this.pendingException !== null ? { pendingException: { ...this.pendingException } } : {}),
       localTime: this.localTime,
       tscDelta: this.tscDelta,
       retired: this.retired,
@@ -1100,6 +1140,12 @@ export class Vcpu {
     if (typeof s.latchedInit !== "boolean") {
       throw new HvError("bad-state", "vCPU hv state: latchedInit must be a boolean");
     }
+    let pendingException: PendingException | null;
+    try {
+      pendingException = checkPendingException(s.pendingException ?? null, "pendingException");
+    } catch (e) {
+      throw new HvError("bad-state", `vCPU hv state: ${(e as Error).message}`);
+    }
     const savedCpuid = this.cpuidTable;
     const savedPins = this.pinning.save();
     const savedApic = this.apic.save();
@@ -1117,6 +1163,7 @@ export class Vcpu {
     this.mpState = s.mpState as MpState;
     this.latchedInit = s.latchedInit;
     this.sipiVector = sipi;
+    this.pendingException = pendingException;
     this.localTime = localTime;
     this.tscDelta = tscDelta;
     this.retired = retired;
@@ -1140,12 +1187,46 @@ export interface VcpuHvState {
   mpState: MpState;
   latchedInit: boolean;
   sipiVector: number;
+  /** An exception queued by setVcpuEvents and not yet delivered (absent: none). */
+  pendingException?: PendingException;
   localTime: number;
   tscDelta: number;
   retired: number;
   cpuid: CpuidEntry[] | null;
   pinning: unknown;
   apic: unknown;
+}
+
+/** Vectors that push an error code (SDM Vol.3 6.13, Table 6-1). */
+const ERROR_CODE_VECTORS = new Set([8, 10, 11, 12, 13, 14, 17, 21]);
+
+/**
+ * Validates an exception for setVcpuEvents / loadState: vector 0-31 but not 2 (an NMI is
+ * queued through `nmi.pending`, as KVM_SET_VCPU_EVENTS requires), an error code exactly for
+ * the vectors that push one (32 bits), `cr2` only for #PF (a 64-bit canonical address, as
+ * KVM_SET_SREGS takes CR2). Returns a copy.
+ */
+function checkPendingException(value: unknown, what: string): PendingException | null {
+  if (value === null) return null;
+  if (typeof value !== "object") throw new HvError("bad-value", `${what}: expected null or an object`);
+  const e = value as Partial<PendingException>;
+  const vector = int(`${what}.vector`, e.vector, 0, 31);
+  if (vector === 2)
+    throw new HvError("bad-value", `${what}.vector: queue an NMI with nmi.pending, not vector 2`);
+  let errorCode: number | null = null;
+  if (ERROR_CODE_VECTORS.has(vector)) {
+    errorCode = int(`${what}.errorCode`, e.errorCode, 0, 0xffff_ffff);
+  } else if (e.errorCode !== null && e.errorCode !== undefined) {
+    throw new HvError("bad-value", `${what}.errorCode: vector ${vector} pushes no error code; pass null`);
+  }
+  const out: PendingException = { vector, errorCode };
+  if (e.cr2 !== undefined) {
+    if (vector !== 14)
+      throw new HvError("bad-value", `${what}.cr2: only a #PF (vector 14) carries a CR2 payload`);
+    out.cr2 = u64(`${what}.cr2`, e.cr2);
+    canonical(`${what}.cr2`, out.cr2);
+  }
+  return out;
 }
 
 function cpuidKey(leaf: number, subleaf: number): string {

@@ -5,11 +5,17 @@
  * instruction calls its decoded handler exactly as the interpreter loop in cpu.ts does.
  *
  * Exactness contract (the compiled function behaves as the interpreter loop would):
- * - before any inlined instruction that may fault, `cpu.rip` holds its address and the
- *   local `k` its index, so a CpuFault leaves RIP and the retired-instruction count as the
- *   interpreter does (the function adds the instructions retired so far to `cpu.icount` and
- *   rethrows); registers and flags are only written after the last possible fault; a hook's
- *   InstructionExit (hooks.ts) leaves the same way, so the exiting instruction restarts;
+ * - before anything in an inlined instruction that may fault, `cpu.rip` holds its address
+ *   and the local `k` its index, so a CpuFault leaves RIP and the retired-instruction count as
+ *   the interpreter does (the function adds the instructions retired so far to `cpu.icount`
+ *   and rethrows); registers and flags are only written after the last possible fault; a
+ *   hook's InstructionExit (hooks.ts) leaves the same way, so the exiting instruction restarts;
+ * - memory operands take an inline fast path when the access hits the TLB with the needed
+ *   permission (exactly cpu.translate's test), stays in one page and is plain RAM (and, for a
+ *   write, a page without decoded code): that path cannot fault, call a hook or touch code.
+ *   Everything else (non-canonical address, TLB miss, MMIO, code page, page crossing) goes
+ *   through cpu.linRead and cpu.linWrite as before, after setting `k`/`cpu.rip`, storing the
+ *   pending flags and setting the local `sl` ("something slow happened");
  * - handler calls get `cpu.rip` / `cpu.nextRip` set as in the interpreter; after a handler
  *   call or a memory access the block is left when `blockInvalidated` (self-modifying code)
  *   or `stopRequested` is set, or when a non-terminal handler moved `nextRip`;
@@ -19,7 +25,10 @@
  *   from that instruction's operands;
  * - a block whose terminal branch targets its own start loops inside the function while the
  *   checks the run loop makes between blocks (instruction budget, pending SMI/NMI/INTR, stop,
- *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it.
+ *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it. Only the
+ *   budget is tested on every transfer; the rest can only change through a handler call or
+ *   a slow-path memory access, so it is tested (runtime.loopOk) on the first transfer and on
+ *   the first transfer after one of those (local `sl`).
  *
  * The function updates `cpu.icount` itself and leaves `cpu.rip` at the next instruction.
  *
@@ -32,6 +41,7 @@ import type { Block } from "../decoder.js";
 import type { Handler, Instr } from "../instr.js";
 import { testCondition } from "../flags.js";
 import { OPCODES } from "../optable.js";
+import { TLB_SIZE } from "../mmu.js";
 import * as runtime from "./runtime.js";
 
 /** A compiled block: runs the block (possibly several times) from `cpu.rip`. */
@@ -165,15 +175,24 @@ class Gen {
     this.pending = code;
   }
 
-  /** Mark the current instruction as one that may fault. */
-  faultPoint(): void {
-    this.flush();
-    this.emit(`k = ${this.idx}; cpu.rip = ${this.at(this.off)};`);
+  /**
+   * After an instruction with memory accesses: leave when code was invalidated or a stop was
+   * requested. Only a slow-path access (not plain RAM through the TLB: MMIO, a code page, a
+   * TLB miss) can cause either, and it sets the local `sl`.
+   */
+  afterMemory(): void {
+    this.emit(
+      `if (sl !== 0 && (cpu.blockInvalidated || cpu.stopRequested)) ${this.exit(this.at(this.end), this.idx + 1)}`,
+    );
   }
 
-  /** After a memory access: leave when code was invalidated or a stop was requested. */
-  afterMemory(): void {
-    this.emit(`if (cpu.blockInvalidated || cpu.stopRequested) ${this.exit(this.at(this.end), this.idx + 1)}`);
+  /**
+   * Code for the slow path of a memory access of the current instruction, run before a call
+   * that may fault: the pending flag stores (they stay pending on the fast path, which cannot
+   * fault), the instruction index and RIP.
+   */
+  slowPrefix(): string {
+    return `${this.pending ?? ""}k = ${this.idx}; cpu.rip = ${this.at(this.off)}; sl = 1; `;
   }
 
   /**
@@ -183,7 +202,6 @@ class Gen {
    */
   memLinear(i: Instr, size: number, write: boolean): string | null {
     if (!this.mode64 || i.asize !== 8 || i.mod === 3) return null;
-    this.faultPoint();
     const L = this.tmp("m");
     const disp = i.disp | 0;
     if (i.ripRel) {
@@ -203,34 +221,71 @@ class Gen {
         `${L} = ((${bh}hi[${i.index}] * ${s} + Math.floor(${l} / 4294967296)) | 0) * 4294967296 + (${l} >>> 0);`,
       );
     }
-    if (i.seg >= 4) this.emit(`${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`);
+    if (i.seg >= 4) this.emit(`${this.slowPrefix()}${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`);
     else
       this.emit(
-        `if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
+        `if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) { ${this.slowPrefix()}cpu.linear(${i.seg}, ${L}, ${size}, ${write}); }`,
       );
     return L;
+  }
+
+  /**
+   * Condition for the inline fast path of an access of `size` bytes at linear `L`: a TLB hit
+   * with the permission for the access (as cpu.translate), not crossing the page, plain RAM
+   * (as the fast paths of memory.ts); for a write also a page without decoded code. Sets
+   * `pa` to the physical address.
+   */
+  fastCond(L: string, size: number, write: boolean): string {
+    return (
+      `(vp = Math.floor(${L} / 4096), ix = vp & ${TLB_SIZE - 1}, tT[ix] === vp) && (tM[ix] & ${write ? "pw" : "pr"}) !== 0 && ` +
+      `(${L} & 4095) <= ${4096 - size} && (pa = tP[ix] + (${L} & 4095)) < sz && mm[pa >>> 12] === 0` +
+      (write ? ` && cpg[pa >>> 12] === 0` : "")
+    );
   }
 
   /** Load `size` bytes at linear `L` into new locals [lo, hi] (hi "0" below 8 bytes). */
   load(L: string, size: number): [string, string] {
     const v = this.tmp("v");
+    const cond = this.fastCond(L, size, false);
+    const pre = this.slowPrefix();
     if (size === 8) {
       const vh = this.tmp("v");
-      this.emit(`${v} = cpu.linRead64(${L}) | 0; ${vh} = cpu.rhi | 0;`);
+      this.emit(
+        `if (${cond}) { ${v} = dv.getInt32(pa, true); ${vh} = dv.getInt32(pa + 4, true); } ` +
+          `else { ${pre}${v} = cpu.linRead64(${L}) | 0; ${vh} = cpu.rhi | 0; }`,
+      );
       return [v, vh];
     }
-    if (size === 4) this.emit(`${v} = cpu.linRead32(${L}) | 0;`);
-    else if (size === 2) this.emit(`${v} = cpu.linRead16(${L});`);
-    else this.emit(`${v} = cpu.linRead8(${L});`);
+    const [fast, slow] =
+      size === 4
+        ? ["dv.getInt32(pa, true)", `cpu.linRead32(${L}) | 0`]
+        : size === 2
+          ? ["dv.getUint16(pa, true)", `cpu.linRead16(${L})`]
+          : ["u8[pa]", `cpu.linRead8(${L})`];
+    this.emit(`if (${cond}) ${v} = ${fast}; else { ${pre}${v} = ${slow}; }`);
     return [v, "0"];
   }
 
   /** Store `size` bytes. */
   store(L: string, size: number, v: string, vh: string): void {
-    if (size === 8) this.emit(`cpu.linWrite64(${L}, ${v}, ${vh});`);
-    else if (size === 4) this.emit(`cpu.linWrite32(${L}, ${v});`);
-    else if (size === 2) this.emit(`cpu.linWrite16(${L}, ${v});`);
-    else this.emit(`cpu.linWrite8(${L}, ${v});`);
+    const cond = this.fastCond(L, size, true);
+    const pre = this.slowPrefix();
+    let fast: string;
+    let slow: string;
+    if (size === 8) {
+      fast = `dv.setInt32(pa, ${v}, true); dv.setInt32(pa + 4, ${vh}, true);`;
+      slow = `cpu.linWrite64(${L}, ${v}, ${vh});`;
+    } else if (size === 4) {
+      fast = `dv.setInt32(pa, ${v}, true);`;
+      slow = `cpu.linWrite32(${L}, ${v});`;
+    } else if (size === 2) {
+      fast = `dv.setUint16(pa, ${v}, true);`;
+      slow = `cpu.linWrite16(${L}, ${v});`;
+    } else {
+      fast = `u8[pa] = ${v};`;
+      slow = `cpu.linWrite8(${L}, ${v});`;
+    }
+    this.emit(`if (${cond}) { ${fast} } else { ${pre}${slow} }`);
   }
 
   /** Expression reading an 8-bit register (AH..BH without REX). */
@@ -862,11 +917,16 @@ function genInline(g: Gen, i: Instr): boolean {
   return false;
 }
 
-/** Checks the run loop makes between blocks, for looping inside the function. */
+/**
+ * Checks the run loop makes between blocks, for looping inside the function: the instruction
+ * budget (`lim` = cpu.runEnd - cpu.icount at entry), and the rest (X.loopOk: pending
+ * SMI/NMI/INTR, stop, code invalidation, chain epoch, halt/shutdown/interrupt shadow). That
+ * state only changes through a handler call or a slow-path memory access (hooks, MMIO, code
+ * writes), which set the local `sl`; the full check runs when `sl` is set (and on the first
+ * transfer, `sl` starts at 1), then clears it. The budget is re-read there too.
+ */
 const LOOP_OK =
-  "cpu.icount + done < cpu.runEnd && !cpu.intrPending && !cpu.nmiPending && !cpu.smiPending && " +
-  "!cpu.stopRequested && " +
-  "!cpu.blockInvalidated && !cpu.interruptShadow && !cpu.halted && !cpu.shutdownState && cpu.chainEpoch === ep";
+  "(sl === 0 ? done < lim : (lim = cpu.runEnd - cpu.icount, sl = 0, done < lim && X.loopOk(cpu, ep)))";
 
 /** Generate the body of the loop for the block. */
 function genBody(g: Gen): void {
@@ -914,7 +974,10 @@ function genBody(g: Gen): void {
     // Handler call, as in the interpreter loop.
     g.flush();
     const h = g.hbase + idx;
-    g.emit(`k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; H[${h}](cpu, I[${h}]);`);
+    g.emit(
+      `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; H[${h}](cpu, I[${h}]); sl = 1; ` +
+        `pr = PM[cpu.accessMode]; pw = PM[3 + cpu.accessMode];`,
+    );
     g.flags = null;
     if (last) {
       g.emit(
@@ -1062,8 +1125,11 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
   const body = region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0];
   const src =
     `return function jit(cpu) {\n` +
-    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
-    `let done = 0, k = 0, pc = E;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
+    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch, PM = X.PERM;\n` +
+    `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
+    `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296);\n` +
+    `let done = 0, k = 0, pc = E, sl = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
+    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode];${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
     `try { for (;;) {\n${body}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
   return { src, handlers, instrs, offsets };
 }

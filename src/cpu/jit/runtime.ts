@@ -4,6 +4,30 @@
  * ops/ (same results, same flag recording); values are taken and stored in int32 form.
  */
 import type { Cpu } from "../cpu.js";
+import { PERM } from "../mmu.js";
+
+export { PERM };
+
+/**
+ * The checks the run loop (cpu.ts run()) makes between blocks other than the instruction
+ * budget: no pending SMI/NMI/INTR, no stop request, no code invalidation, no halt, shutdown
+ * or interrupt shadow, and the chain epoch `ep` the function was entered with. Compiled
+ * functions call it before moving to the next block after something could have changed that
+ * state (jit/compile.ts LOOP_OK).
+ */
+export function loopOk(cpu: Cpu, ep: number): boolean {
+  return (
+    !cpu.intrPending &&
+    !cpu.nmiPending &&
+    !cpu.smiPending &&
+    !cpu.stopRequested &&
+    !cpu.blockInvalidated &&
+    !cpu.interruptShadow &&
+    !cpu.halted &&
+    !cpu.shutdownState &&
+    cpu.chainEpoch === ep
+  );
+}
 
 const TWO32 = 4294967296;
 /** CF|PF|AF|ZF|SF|OF. */

@@ -25,9 +25,10 @@ export type ControlRegister = "cr0" | "cr3" | "cr4" | "efer" | "xcr0";
 
 /**
  * The instruction that wrote a control register: MOV to CRn, LMSW, CLTS (CR0), WRMSR (EFER),
- * XSETBV (XCR0). "rsm" is reserved for RSM, which reports through `CpuHooks.rsm` instead.
+ * XSETBV (XCR0), or a hardware task switch ("task-switch": CR0.TS and, with paging, CR3; SDM
+ * Vol.3 7.3). "rsm" is reserved for RSM, which reports through `CpuHooks.rsm` instead.
  */
-export type ControlWriteSource = "mov" | "lmsw" | "clts" | "wrmsr" | "xsetbv" | "rsm";
+export type ControlWriteSource = "mov" | "lmsw" | "clts" | "wrmsr" | "xsetbv" | "task-switch" | "rsm";
 
 /** Result of an MSR access the CPU does not own: a value, or a #GP. */
 export type MsrReadResult = { lo: number; hi: number } | "gp";

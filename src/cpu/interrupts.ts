@@ -1,7 +1,8 @@
 /**
  * Exception and interrupt delivery (SDM Vol.3 chapter 6): the real-mode IVT (Vol.3 20.1.4),
  * protected-mode IDT gates with privilege-level stack switches from the TSS (6.12.1), delivery
- * from virtual-8086 mode (20.3.1.1), the 64-bit IDT with IST (6.14), error codes with the
+ * from virtual-8086 mode (20.3.1.1), task gates (6.11.1; the switch itself is in
+ * task-switch.ts), the 64-bit IDT with IST (6.14), error codes with the
  * EXT/IDT bits (6.13), the double-fault rules (6.15, Table 6-5), the RF image rules (17.3.1.1)
  * and the triple fault that puts the processor into shutdown.
  *
@@ -30,6 +31,7 @@ import {
   loadRealMode,
   type Descriptor,
 } from "./segmentation.js";
+import { eventTaskSwitch, TaskSwitchFault } from "./task-switch.js";
 
 /** How an event arose: affects privilege checks (software INT), the EXT bit and the RF image. */
 export type EventKind = "exception" | "interrupt" | "software" | "nmi" | "int1" | "int3" | "into";
@@ -351,7 +353,8 @@ function deliverOnce(cpu: Cpu, vec: number, err: number, kind: EventKind, ret: n
       deliverLong(cpu, vec, pushedErrorCode(vec, err, kind), kind, ext, ret, image);
     else deliverProtected(cpu, vec, pushedErrorCode(vec, err, kind), kind, ext, ret, image);
   } catch (e) {
-    restoreState(cpu, snap);
+    // A fault after the commit point of a task switch belongs to the new task: no rollback.
+    if (!(e instanceof TaskSwitchFault)) restoreState(cpu, snap);
     throw e;
   }
 }
@@ -431,9 +434,10 @@ function deliverProtected(
   }
   checkGateAccess(cpu, vec, kind, ext, gHi);
   if (type === 0x05) {
-    // TODO(task switching): a task gate switches tasks (SDM Vol.3 7.3); pinvm does not
-    // implement hardware task switching and reports #GP(IDT entry) instead.
-    throw new CpuFault(13, idtError(vec, ext));
+    // A task gate switches tasks (SDM Vol.3 6.11.1, 7.3); the error code, if any, goes on
+    // the new task's stack.
+    eventTaskSwitch(cpu, gLo, ext, ret, image, err);
+    return;
   }
   const gate32 = (type & 8) !== 0;
   const isTrap = (type & 1) !== 0;

@@ -9,7 +9,7 @@
  * (16- and 32-bit in legacy mode, 64-bit in IA-32e mode) may raise the privilege level for
  * CALL, switching to the inner stack from the TSS and copying parameters; RET far may return
  * to an outer level, popping SS:ESP and nulling data segment registers the outer level may
- * not use. Hardware task switching (TSS and task-gate targets) is not implemented: #GP.
+ * not use. A TSS or task-gate target switches tasks outside IA-32e mode (../task-switch.ts).
  */
 import type { Cpu } from "../cpu.js";
 import { CANON_HIGH, CANON_LOW } from "../cpu.js";
@@ -39,6 +39,7 @@ import {
   nullInvalidDataSegments,
   type Descriptor,
 } from "../segmentation.js";
+import { farTaskSwitch } from "../task-switch.js";
 import { SEG, ATTR } from "../../x86/segment.js";
 import { EFER } from "../../x86/cr.js";
 
@@ -140,9 +141,10 @@ export function farTransfer(cpu: Cpu, sel: number, offset: number, osize: number
     return;
   }
   if (!ia32e && (type === 1 || type === 5 || type === 9)) {
-    // TODO(task switching): JMP/CALL to an available TSS or a task gate switches tasks (SDM
-    // Vol.3 7.3). pinvm does not implement hardware task switching: #GP(selector).
-    throw new CpuFault(13, sel & 0xfffc);
+    // JMP/CALL to an available TSS or a task gate switches tasks (SDM Vol.3 7.3); in IA-32e
+    // mode these types are #GP(selector) (Vol.3 7.7).
+    farTaskSwitch(cpu, sel, d, isCall);
+    return;
   }
   throw new CpuFault(13, sel & 0xfffc);
 }

@@ -1,7 +1,8 @@
 /**
  * Software interrupts and interrupt return: INT n (CD ib), INT3 (CC), INT1/ICEBP (F1) and
  * IRET/IRETD/IRETQ (CF) in real-address, virtual-8086, protected and IA-32e modes
- * (SDM Vol.2 "INT n/INTO/INT3/INT1", "IRET/IRETD/IRETQ"; Vol.3 6.12, 6.14.3, 20.3).
+ * (SDM Vol.2 "INT n/INTO/INT3/INT1", "IRET/IRETD/IRETQ"; Vol.3 6.12, 6.14.3, 20.3). IRET
+ * with EFLAGS.NT=1 returns to the previous task (../task-switch.ts).
  * INTO is implemented elsewhere. Delivery itself lives in ../interrupts.ts.
  */
 import type { Cpu } from "../cpu.js";
@@ -10,6 +11,7 @@ import type { Instr } from "../instr.js";
 import { op, Imm, OPF_TERMINAL } from "../optable.js";
 import { CpuFault } from "../fault.js";
 import { deliverEvent, atomically, checkReturnCs, checkReturnSs, loadReturnSs } from "../interrupts.js";
+import { taskReturn } from "../task-switch.js";
 import { descLimit, loadCodeSegment, loadRealMode, nullInvalidDataSegments } from "../segmentation.js";
 import { FLAGS, IOPL_SHIFT } from "../../x86/eflags.js";
 import { SEG } from "../../x86/segment.js";
@@ -139,9 +141,9 @@ function iretProtected(cpu: Cpu, size: number): void {
   const flags = cpu.getEflags();
   if (flags & FLAGS.NT) {
     if (ia32e) throw new CpuFault(13, 0);
-    // TODO(task switching): IRET with NT=1 returns to the task in the TSS back link (SDM
-    // Vol.3 7.3). pinvm does not implement hardware task switching: #GP(TSS back link).
-    throw new CpuFault(13, 0);
+    // TASK-RETURN: back to the task in the TSS's previous-task link (SDM Vol.3 7.3, 7.4).
+    taskReturn(cpu);
+    return;
   }
   const tempEip = readStackValue(cpu, 0, size);
   const tempCs = stackRead(cpu, size, size) & 0xffff;

@@ -13,7 +13,7 @@ export class Hypervisor {
   /** The API version this hypervisor implements. */
   readonly apiVersion = HV_API_VERSION;
 
-  /** Creates a VM with `memoryBytes` of RAM at guest-physical 0 (KVM_CREATE_VM). */
+  /** Creates a VM with `memoryBytes` of RAM, split at `lowMemoryBytes` around the PCI hole (KVM_CREATE_VM). */
   createVm(options: VmOptions): Vm {
     return new Vm(options);
   }

@@ -8,6 +8,8 @@ export { Hypervisor, HV_API_VERSION } from "./hypervisor.js";
 export {
   Vm,
   MAX_MEMORY_BYTES,
+  MAX_LOW_MEMORY_BYTES,
+  HIGH_MEMORY_BASE,
   MAX_VCPUS,
   type VmOptions,
   type InterruptMessage,

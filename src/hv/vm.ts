@@ -1,5 +1,6 @@
 /**
- * A virtual machine: guest-physical memory (one ArrayBuffer, owned here), its vCPUs with
+ * A virtual machine: guest-physical memory (RAM below the PCI hole from address 0 and,
+ * optionally, RAM from 4 GiB up; owned here), its vCPUs with
  * their local APICs, the VM-wide CR-pinning configuration, the VM clock, and the
  * synchronous port-I/O and MMIO handlers the VMM registers. The KVM_CREATE_VM object.
  *
@@ -11,7 +12,7 @@
  */
 import { Cpu } from "../cpu/cpu.js";
 import "../cpu/ops/index.js"; // registers every instruction group with the decoder
-import { PhysicalMemory, type MmioHandler } from "../cpu/memory.js";
+import { HIGH_RAM_BASE, MAX_LOW_RAM_BYTES, PhysicalMemory, type MmioHandler } from "../cpu/memory.js";
 import { LocalApic } from "./apic/local-apic.js";
 import { routeIpi } from "./apic/destination.js";
 import type { ApicBus, Ipi } from "./apic/ipi.js";
@@ -22,16 +23,33 @@ import { Vcpu, type PortIoHandler, type VcpuHost } from "./vcpu.js";
 
 /** Options of Hypervisor.createVm. */
 export interface VmOptions {
-  /** Guest RAM in bytes, mapped at guest-physical 0; rounded up to 4 KiB. */
+  /** Guest RAM in bytes (all of it, both blocks); a multiple of 4 KiB. */
   memoryBytes: number;
+  /**
+   * How much of memoryBytes is mapped at guest-physical 0 (below the PCI hole, at most
+   * MAX_LOW_MEMORY_BYTES); the rest is mapped at 4 GiB (KVM: two memory slots). Default: all
+   * of it, which needs memoryBytes <= MAX_LOW_MEMORY_BYTES. The VMM's memory map decides it
+   * (e.g. QEMU pc: 3 GiB below 4 GiB once RAM reaches 3.5 GiB).
+   */
+  lowMemoryBytes?: number;
   /** CR pinning: ABI profile and options (default: profile "off"). */
   pinning?: PinningOptions;
   /** What a refused CR write does besides #GP: "log" (audit log only) or "exit" (also a run() exit). */
   violations?: "log" | "exit";
 }
 
-/** Largest RAM size: guest RAM must stay below the 32-bit PCI hole at 3.75 GiB. */
-export const MAX_MEMORY_BYTES = 0xf000_0000;
+/**
+ * Largest RAM size (16 GiB). Guest RAM is host ArrayBuffers that the OS zeroes lazily, so
+ * untouched RAM costs address space, not resident memory; the limit keeps a typo in -m from
+ * reserving terabytes.
+ */
+export const MAX_MEMORY_BYTES = 16 * 2 ** 30;
+
+/** Largest RAM block at guest-physical 0: it must end below the 32-bit PCI hole at 3.75 GiB. */
+export const MAX_LOW_MEMORY_BYTES = MAX_LOW_RAM_BYTES;
+
+/** Where RAM above the PCI hole is mapped: 4 GiB. */
+export const HIGH_MEMORY_BASE = HIGH_RAM_BASE;
 
 /** Most vCPUs a VM can have (xAPIC physical IDs 0..254; a practical limit for one thread). */
 export const MAX_VCPUS = 64;
@@ -84,7 +102,22 @@ export class Vm implements VcpuHost, ApicBus {
     if (!Number.isInteger(bytes) || bytes < 0x1000 || bytes > MAX_MEMORY_BYTES) {
       throw new HvError(
         "bad-argument",
-        `memoryBytes: expected an integer from 4096 to ${MAX_MEMORY_BYTES} (3.75 GiB), got ${String(bytes)}`,
+        `memoryBytes: expected an integer from 4096 to ${MAX_MEMORY_BYTES} (16 GiB), got ${String(bytes)}`,
+      );
+    }
+    const low = options.lowMemoryBytes ?? bytes;
+    if (!Number.isInteger(low) || low < 0x1000 || low > bytes || low > MAX_LOW_MEMORY_BYTES) {
+      throw new HvError(
+        "bad-argument",
+        options.lowMemoryBytes === undefined
+          ? `memoryBytes: ${String(bytes)} does not fit below the PCI hole (at most ${MAX_LOW_MEMORY_BYTES}, 3.75 GiB); give lowMemoryBytes to map the rest at 4 GiB`
+          : `lowMemoryBytes: expected an integer from 4096 to min(memoryBytes, ${MAX_LOW_MEMORY_BYTES}), got ${String(low)}`,
+      );
+    }
+    if (low !== bytes && (low % 0x1000 !== 0 || bytes % 0x1000 !== 0)) {
+      throw new HvError(
+        "bad-argument",
+        "memoryBytes and lowMemoryBytes must be multiples of 4096 when RAM is split",
       );
     }
     const violations = options.violations ?? "log";
@@ -97,43 +130,74 @@ export class Vm implements VcpuHost, ApicBus {
       throw e instanceof HvError ? e : new HvError("bad-argument", `pinning: ${(e as Error).message}`);
     }
     this.violationExits = violations === "exit";
-    this.memory = new PhysicalMemory(bytes);
+    this.memory = new PhysicalMemory(low, bytes - low);
     this.mapApicPage(APIC_DEFAULT_BASE);
   }
 
-  /** Guest RAM size in bytes. */
+  /** Guest RAM size in bytes (both blocks). */
   get memoryBytes(): number {
+    return this.memory.size + this.memory.highSize;
+  }
+
+  /** RAM mapped at guest-physical 0 (below the PCI hole), in bytes. */
+  get lowMemoryBytes(): number {
     return this.memory.size;
   }
 
-  /** Guest RAM as bytes, index = guest-physical address (host-side access, e.g. loaders). */
+  /** RAM mapped at 4 GiB (HIGH_MEMORY_BASE), in bytes; 0 = none. */
+  get highMemoryBytes(): number {
+    return this.memory.highSize;
+  }
+
+  /**
+   * The low RAM block as bytes, index = guest-physical address (host-side access, e.g.
+   * loaders). RAM at 4 GiB is not in it: use readPhysical/writePhysical or highRamChunks.
+   */
   get ram(): Uint8Array {
     return this.memory.u8;
   }
 
-  /** Copies `data` into guest RAM at `address` (keeps decoded-code caches coherent). */
+  /** The RAM at 4 GiB as consecutive 1 GiB (the last one shorter) byte views; [] if none. */
+  get highRamChunks(): readonly Uint8Array[] {
+    return this.memory.highChunks;
+  }
+
+  /** The RAM ranges: [base, length] of the low block and, if any, of the block at 4 GiB. */
+  get ramRanges(): [number, number][] {
+    const ranges: [number, number][] = [[0, this.memory.size]];
+    if (this.memory.highSize > 0) ranges.push([HIGH_RAM_BASE, this.memory.highSize]);
+    return ranges;
+  }
+
+  private ramRangeError(what: string, address: number, length: number): HvError {
+    const blocks = this.ramRanges.map(([b, l]) => `0x${b.toString(16)}-0x${(b + l).toString(16)}`).join(", ");
+    return new HvError(
+      "bad-memory",
+      `cannot ${what} ${length} bytes at 0x${address.toString(16)}: RAM ends at 0x${this.memory.size.toString(16)}` +
+        (this.memory.highSize > 0 ? ` (RAM blocks: ${blocks}; a range must lie inside one)` : ""),
+    );
+  }
+
+  /**
+   * Copies `data` into guest RAM at `address` (keeps decoded-code caches coherent). The
+   * range must lie inside one RAM block (below the PCI hole, or at 4 GiB and up).
+   */
   writePhysical(address: number, data: Uint8Array): void {
-    if (!Number.isInteger(address) || address < 0 || address + data.length > this.memory.size) {
-      throw new HvError(
-        "bad-memory",
-        `cannot write ${data.length} bytes at 0x${address.toString(16)}: RAM ends at 0x${this.memory.size.toString(16)}`,
-      );
+    if (!Number.isSafeInteger(address) || address < 0) {
+      throw new HvError("bad-memory", `bad physical address ${String(address)}`);
     }
+    if (!this.memory.isRamRange(address, data.length))
+      throw this.ramRangeError("write", address, data.length);
     this.memory.load(address, data);
   }
 
-  /** Copies `length` bytes of guest RAM starting at `address`. */
+  /** Copies `length` bytes of guest RAM starting at `address` (inside one RAM block). */
   readPhysical(address: number, length: number): Uint8Array {
-    if (!Number.isInteger(address) || address < 0 || !Number.isInteger(length) || length < 0) {
+    if (!Number.isSafeInteger(address) || address < 0 || !Number.isSafeInteger(length) || length < 0) {
       throw new HvError("bad-memory", `bad physical range 0x${String(address)} + ${String(length)}`);
     }
-    if (address + length > this.memory.size) {
-      throw new HvError(
-        "bad-memory",
-        `cannot read ${length} bytes at 0x${address.toString(16)}: RAM ends at 0x${this.memory.size.toString(16)}`,
-      );
-    }
-    return this.memory.u8.slice(address, address + length);
+    if (!this.memory.isRamRange(address, length)) throw this.ramRangeError("read", address, length);
+    return this.memory.readBytes(address, length);
   }
 
   /** Routes all port I/O of this VM's vCPUs to `handler` (synchronously, see exits.ts). */

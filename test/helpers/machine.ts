@@ -39,9 +39,12 @@ const GDT: [number, number][] = [
   [0x0000ffff, 0x00009b00],
 ];
 
-/** Create a machine with `ramMiB` of RAM and an I/O recorder on port 0xE9. */
-export function createMachine(ramMiB = 16): TestMachine {
-  const mem = new PhysicalMemory(ramMiB * 1024 * 1024);
+/**
+ * Create a machine with `ramMiB` of RAM at 0 (and `highBytes` of RAM at 4 GiB) and an I/O
+ * recorder on port 0xE9.
+ */
+export function createMachine(ramMiB = 16, highBytes = 0): TestMachine {
+  const mem = new PhysicalMemory(ramMiB * 1024 * 1024, highBytes);
   const out: number[] = [];
   const hooks = defaultHooks();
   hooks.ioWrite = (port, _size, value) => {

@@ -406,7 +406,7 @@ function taskGateTarget(cpu: Cpu, gateLo: number, ext: number): { sel: number; d
 /**
  * JMP or CALL far to a TSS descriptor or a task gate (`d` read for `sel`; Vol.2 JMP/CALL
  * TASK-STATE-SEGMENT and TASK-GATE, Vol.3 7.3 step 2): DPL < CPL or DPL < RPL → #GP(sel);
- * a busy TSS → #GP(sel); a task gate that is not present → #NP(gate). The old task's EIP is
+ * a busy TSS or one named through the LDT → #GP(sel); a task gate that is not present → #NP(gate). The old task's EIP is
  * the instruction after the JMP/CALL (`cpu.nextRip`). On return `cpu.nextRip` is the new
  * task's EIP.
  */
@@ -419,7 +419,9 @@ export function farTaskSwitch(cpu: Cpu, sel: number, d: Descriptor, isCall: bool
   if ((a & 0xf) === 5) {
     if ((a & ATTR.P) === 0) throw new CpuFault(11, sel & 0xfffc);
     ({ sel: tsel, d: td } = taskGateTarget(cpu, d.lo, 0));
-  } else if ((a & 2) !== 0) {
+  } else if ((a & 2) !== 0 || (sel & 4) !== 0) {
+    // A busy TSS, or a TSS descriptor in the LDT (TSS descriptors live in the GDT only:
+    // Vol.3 7.2.2).
     throw new CpuFault(13, sel & 0xfffc);
   }
   const eflags = cpu.getEflags() & ~FLAGS.RF;

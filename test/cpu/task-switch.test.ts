@@ -19,6 +19,8 @@ import {
   segDesc,
   tssDesc,
   data32,
+  writeTable,
+  loadSeg,
   peek32,
   STUBS,
   WORLD,
@@ -266,6 +268,10 @@ test("Table 7-1 before the commit point: #NP, busy #GP, limit #TS; nothing chang
   const gateNotPresent = extras();
   gateNotPresent[4] = gate(0x48, 0, 5, 0, 0, false);
   check(world("hlt", gateNotPresent), "call 0x68:0", [11, 0x68]);
+  const inLdt = world("hlt");
+  writeTable(inLdt, LDT, [tssDesc(TSS_B, 0x67)]);
+  loadSeg(inLdt.cpu, SEG.LDTR, 0x78);
+  check(inLdt, "jmp 0x04:0", [13, 0x04]); // a TSS descriptor in the LDT
   const short = extras();
   short[0] = tssDesc(TSS_B, 0x66);
   check(world("hlt", short), "call 0x48:0", [10, 0x48]);

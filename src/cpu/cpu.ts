@@ -239,6 +239,15 @@ export class Cpu {
   jitThreshold = Cpu.defaultJitThreshold;
   /** icount at which the current run() stops (compiled blocks that loop check it). */
   runEnd = 0;
+  /**
+   * Set by a compiled function that left before instruction `bailIdx` of `bailBlock` because
+   * its inline form does not cover the case (jit/compile.ts: e.g. a memory access that is not
+   * a TLB hit on plain RAM): run() interprets that instruction and the rest of the block, as
+   * the interpreter loop would have, before its next between-block checks.
+   */
+  bailBlock: Block | null = null;
+  /** Index of the instruction to resume at in bailBlock. */
+  bailIdx = 0;
 
   /** Unregisters this processor's code-write listener from `mem`. */
   private readonly detachCodeListener: () => void;
@@ -939,14 +948,22 @@ export class Cpu {
         if (jit === null && block.cacheable && ++block.hits >= this.jitThreshold) {
           jit = block.jit = compileBlock(this, block);
         }
+        let start = 0;
         if (jit !== null) {
           // The compiled block counts its own instructions (also when it faults).
           jit(this);
-          continue;
+          const bail = this.bailBlock;
+          if (bail === null) continue;
+          // It left in the middle of a block (cpu.rip is on instruction bailIdx of it): the
+          // interpreter finishes that block.
+          this.bailBlock = null;
+          block = bail;
+          start = this.bailIdx;
+          this.lastBlock = bail.cacheable ? bail : null;
         }
         const instrs = block.instrs;
         const count = instrs.length;
-        for (let n = 0; n < count; n++) {
+        for (let n = start; n < count; n++) {
           const i = instrs[n];
           this.nextRip = this.rip + i.len;
           i.exec(this, i);

@@ -5,30 +5,38 @@
  * instruction calls its decoded handler exactly as the interpreter loop in cpu.ts does.
  *
  * Exactness contract (the compiled function behaves as the interpreter loop would):
- * - before anything in an inlined instruction that may fault, `cpu.rip` holds its address
- *   and the local `k` its index, so a CpuFault leaves RIP and the retired-instruction count as
- *   the interpreter does (the function adds the instructions retired so far to `cpu.icount`
- *   and rethrows); registers and flags are only written after the last possible fault; a
- *   hook's InstructionExit (hooks.ts) leaves the same way, so the exiting instruction restarts;
- * - memory operands take an inline fast path when the access hits the TLB with the needed
- *   permission (exactly cpu.translate's test), stays in one page and is plain RAM (and, for a
- *   write, a page without decoded code): that path cannot fault, call a hook or touch code.
- *   Everything else (non-canonical address, TLB miss, MMIO, code page, page crossing) goes
- *   through cpu.linRead and cpu.linWrite as before, after setting `k`/`cpu.rip`, storing the
- *   pending flags and setting the local `sl` ("something slow happened");
- * - handler calls get `cpu.rip` / `cpu.nextRip` set as in the interpreter; after a handler
- *   call or a memory access the block is left when `blockInvalidated` (self-modifying code)
- *   or `stopRequested` is set, or when a non-terminal handler moved `nextRip`;
- * - lazy flags are recorded in the cpu fields exactly as the handlers record them (operands
- *   may be stored in int32 form; flags.ts normalizes), and a Jcc/SETcc/CMOVcc/ADC/SBB that
+ * - inlined instructions cannot fault: a memory operand takes the inline path only when the
+ *   address is canonical, the access hits the TLB with the needed permission (exactly
+ *   cpu.translate's test), stays in one page and is plain RAM (for a write, also a page
+ *   without decoded code), so it cannot fault, call a hook or modify code. In any other case
+ *   the function *bails out* before the instruction: the instructions before it retire,
+ *   `cpu.bailBlock`/`cpu.bailIdx` name it and the run loop interprets it and the rest of its
+ *   block (so faults, #PF, MMIO, code writes and TLB fills happen in the interpreter, at the
+ *   same instruction boundaries). A taken branch out of the function checks the target as
+ *   cpu.branch does (64-bit: canonical) or bails out to let the interpreter branch;
+ * - handler calls get `cpu.rip` / `cpu.nextRip` set as in the interpreter and the local `k`
+ *   its index, so a CpuFault (or a hook's InstructionExit, hooks.ts) leaves RIP and the
+ *   retired-instruction count as the interpreter does (the catch adds the instructions
+ *   retired so far to `cpu.icount` and rethrows); after a handler the function is left when
+ *   `blockInvalidated` (self-modifying code) or `stopRequested` is set, or when a
+ *   non-terminal handler moved `nextRip`;
+ * - guest registers and the flags live in JS locals inside the function (cacheRegisters,
+ *   FLAG_LOCALS): loaded on entry, stored back to cpu.lo/cpu.hi and the cpu flag fields on
+ *   every way out and around every handler call (and the flags before testCondition/getCF
+ *   and the IMUL helpers). Lazy flags are recorded exactly as the handlers record them
+ *   (operands may be in int32 form; flags.ts normalizes), and a Jcc/SETcc/CMOVcc/ADC/SBB that
  *   follows a flag-setting instruction of the same block evaluates its condition directly
- *   from that instruction's operands;
+ *   from that instruction's operands; flag assignments nobody can observe are elided;
  * - a block whose terminal branch targets its own start loops inside the function while the
  *   checks the run loop makes between blocks (instruction budget, pending SMI/NMI/INTR, stop,
  *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it. Only the
- *   budget is tested on every transfer; the rest can only change through a handler call or
- *   a slow-path memory access, so it is tested (runtime.loopOk) on the first transfer and on
- *   the first transfer after one of those (local `sl`).
+ *   budget is tested on every transfer; the rest can only change through a handler call, so
+ *   it is tested (runtime.loopOk) on the first transfer and on the first after a handler.
+ *
+ * Paths whose use depends on run-time state rather than on the guest's code (bail-outs,
+ * exits) only assign locals and leave through the common end of the function, which makes
+ * the stores: V8 deoptimizes optimized code that reaches an operation it has no type
+ * feedback for, and a TLB miss in a fresh processor would otherwise do that every time.
  *
  * The function updates `cpu.icount` itself and leaves `cpu.rip` at the next instruction.
  *
@@ -106,6 +114,7 @@ class Gen {
    * @param ns prefix making this block's local names unique in the function
    * @param targets region blocks by offset from `r0` (case number), for direct transfers
    * @param vars the function's locals (shared by the blocks of a region)
+   * @param bidx index of this block in the region (for bail-outs)
    */
   constructor(
     readonly block: Block,
@@ -115,6 +124,7 @@ class Gen {
     readonly ns = "",
     readonly targets: ReadonlyMap<number, number> = new Map([[0, 0]]),
     readonly vars: string[] = [],
+    readonly bidx = 0,
   ) {
     this.count = block.instrs.length;
   }
@@ -140,11 +150,7 @@ class Gen {
   transfer(off: number, n: number): string | null {
     const c = this.targets.get(this.base + off);
     if (c === undefined) return null;
-    const r = this.at(off);
-    return (
-      `done += ${n}; if (${LOOP_OK}) { pc = ${c}; continue; } ` +
-      `cpu.rip = ${r}; cpu.nextRip = ${r}; cpu.icount += done; return;`
-    );
+    return `done += ${n}; if (${LOOP_OK}) { pc = ${c}; continue; } xo = ${this.base + off}; xn = 0; break x;`;
   }
 
   emit(s: string): void {
@@ -157,42 +163,33 @@ class Gen {
   }
 
   /**
-   * Leave the function with RIP = ripExpr after `n` instructions of this iteration (the
-   * pending flag stores are emitted on this path and stay pending on the other).
+   * Leave the function with RIP `off` bytes from this block's start after `n` instructions of
+   * this iteration (the pending flag assignments are made on this path and stay pending on
+   * the other). Only local assignments: the common end of the function stores them.
    */
-  exit(ripExpr: string, n: number): string {
-    return `{ ${this.pending ?? ""}cpu.rip = ${ripExpr}; cpu.nextRip = cpu.rip; cpu.icount += done + ${n}; return; }`;
+  exit(off: number, n: number): string {
+    return `{ ${this.pending ?? ""}xo = ${this.base + off}; xn = ${n}; break x; }`;
   }
 
-  /** Emit the pending flag stores. */
+  /**
+   * Leave the function before the current instruction and have the run loop interpret it and
+   * the rest of its block (cpu.bailBlock/bailIdx): used where the inline form does not cover
+   * the case at hand (a memory access off the fast path, a branch target to check). The
+   * instructions before it retire; the pending flag assignments are made on this path.
+   */
+  bail(): string {
+    return `{ ${this.pending ?? ""}xb = ${this.bidx}; xk = ${this.idx}; xo = ${this.base + this.off}; xn = ${this.idx}; break x; }`;
+  }
+
+  /** Emit the pending flag assignments (to the flag locals). */
   flush(): void {
     if (this.pending !== null) this.emit(this.pending);
     this.pending = null;
   }
 
-  /** Replace the pending flag stores (the previous ones are dead). */
+  /** Replace the pending flag assignments (the previous ones are dead). */
   setFlags(code: string): void {
     this.pending = code;
-  }
-
-  /**
-   * After an instruction with memory accesses: leave when code was invalidated or a stop was
-   * requested. Only a slow-path access (not plain RAM through the TLB: MMIO, a code page, a
-   * TLB miss) can cause either, and it sets the local `sl`.
-   */
-  afterMemory(): void {
-    this.emit(
-      `if (sl !== 0 && (cpu.blockInvalidated || cpu.stopRequested)) ${this.exit(this.at(this.end), this.idx + 1)}`,
-    );
-  }
-
-  /**
-   * Code for the slow path of a memory access of the current instruction, run before a call
-   * that may fault: the pending flag stores (they stay pending on the fast path, which cannot
-   * fault), the instruction index and RIP.
-   */
-  slowPrefix(): string {
-    return `${this.pending ?? ""}k = ${this.idx}; cpu.rip = ${this.at(this.off)}; sl = 1; `;
   }
 
   /**
@@ -221,11 +218,13 @@ class Gen {
         `${L} = ((${bh}hi[${i.index}] * ${s} + Math.floor(${l} / 4294967296)) | 0) * 4294967296 + (${l} >>> 0);`,
       );
     }
-    if (i.seg >= 4) this.emit(`${this.slowPrefix()}${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`);
-    else
+    if (i.seg >= 4) {
+      // FS/GS: cpu.linear adds the base and makes the canonical check (may fault).
+      this.flush();
       this.emit(
-        `if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) { ${this.slowPrefix()}cpu.linear(${i.seg}, ${L}, ${size}, ${write}); }`,
+        `${SYNC_FLAGS} k = ${this.idx}; cpu.rip = ${this.at(this.off)}; ${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
       );
+    } else this.emit(`if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) ${this.bail()}`);
     return L;
   }
 
@@ -246,46 +245,24 @@ class Gen {
   /** Load `size` bytes at linear `L` into new locals [lo, hi] (hi "0" below 8 bytes). */
   load(L: string, size: number): [string, string] {
     const v = this.tmp("v");
-    const cond = this.fastCond(L, size, false);
-    const pre = this.slowPrefix();
+    this.emit(`if (!(${this.fastCond(L, size, false)})) ${this.bail()}`);
     if (size === 8) {
       const vh = this.tmp("v");
-      this.emit(
-        `if (${cond}) { ${v} = dv.getInt32(pa, true); ${vh} = dv.getInt32(pa + 4, true); } ` +
-          `else { ${pre}${v} = cpu.linRead64(${L}) | 0; ${vh} = cpu.rhi | 0; }`,
-      );
+      this.emit(`${v} = dv.getInt32(pa, true); ${vh} = dv.getInt32(pa + 4, true);`);
       return [v, vh];
     }
-    const [fast, slow] =
-      size === 4
-        ? ["dv.getInt32(pa, true)", `cpu.linRead32(${L}) | 0`]
-        : size === 2
-          ? ["dv.getUint16(pa, true)", `cpu.linRead16(${L})`]
-          : ["u8[pa]", `cpu.linRead8(${L})`];
-    this.emit(`if (${cond}) ${v} = ${fast}; else { ${pre}${v} = ${slow}; }`);
+    const fast = size === 4 ? "dv.getInt32(pa, true)" : size === 2 ? "dv.getUint16(pa, true)" : "u8[pa]";
+    this.emit(`${v} = ${fast};`);
     return [v, "0"];
   }
 
   /** Store `size` bytes. */
   store(L: string, size: number, v: string, vh: string): void {
-    const cond = this.fastCond(L, size, true);
-    const pre = this.slowPrefix();
-    let fast: string;
-    let slow: string;
-    if (size === 8) {
-      fast = `dv.setInt32(pa, ${v}, true); dv.setInt32(pa + 4, ${vh}, true);`;
-      slow = `cpu.linWrite64(${L}, ${v}, ${vh});`;
-    } else if (size === 4) {
-      fast = `dv.setInt32(pa, ${v}, true);`;
-      slow = `cpu.linWrite32(${L}, ${v});`;
-    } else if (size === 2) {
-      fast = `dv.setUint16(pa, ${v}, true);`;
-      slow = `cpu.linWrite16(${L}, ${v});`;
-    } else {
-      fast = `u8[pa] = ${v};`;
-      slow = `cpu.linWrite8(${L}, ${v});`;
-    }
-    this.emit(`if (${cond}) { ${fast} } else { ${pre}${slow} }`);
+    this.emit(`if (!(${this.fastCond(L, size, true)})) ${this.bail()}`);
+    if (size === 8) this.emit(`dv.setInt32(pa, ${v}, true); dv.setInt32(pa + 4, ${vh}, true);`);
+    else if (size === 4) this.emit(`dv.setInt32(pa, ${v}, true);`);
+    else if (size === 2) this.emit(`dv.setUint16(pa, ${v}, true);`);
+    else this.emit(`u8[pa] = ${v};`);
   }
 
   /** Expression reading an 8-bit register (AH..BH without REX). */
@@ -300,11 +277,23 @@ class Gen {
     return `lo[${r}] = (lo[${r}] & -256) | ${v};`;
   }
 
-  /** Record lazy flags in the cpu fields. */
+  /**
+   * A new local holding EFLAGS (the `fe` local) with the bits of `mask` replaced by `bits`,
+   * computed now (so that a later exit path only copies it). Pending flag assignments that
+   * change `fe` are made first, so the value is exactly what the stores in order would give.
+   */
+  eflagsUpdate(mask: number, bits: string): string {
+    if (this.pending !== null && this.pending.includes("fe =")) this.flush();
+    const e = this.tmp("e");
+    this.emit(`${e} = (fe & ${~mask}) | ${bits};`);
+    return e;
+  }
+
+  /** Record lazy flags (in the flag locals, stored to the cpu fields by SYNC_FLAGS). */
   lazy(op: number, size: number, a: string, b: string, r: string, mask: number): void {
-    let s = `cpu.lfOp = ${op}; cpu.lfSize = ${size}; `;
-    if (op !== L_LOGIC) s += `cpu.lfA = ${a}; cpu.lfB = ${b}; `;
-    this.setFlags(`${s}cpu.lfR = ${r}; cpu.lazyMask = ${mask};`);
+    let s = `fo = ${op}; fs = ${size}; `;
+    if (op !== L_LOGIC) s += `fa = ${a}; fb = ${b}; `;
+    this.setFlags(`${s}fr = ${r}; fm = ${mask};`);
   }
 
   /** Record 64-bit lazy flags. */
@@ -318,9 +307,9 @@ class Gen {
     rh: string,
     mask: number,
   ): void {
-    let s = `cpu.lfOp = ${op}; cpu.lfSize = 8; `;
-    if (op !== L_LOGIC) s += `cpu.lfA = ${a}; cpu.lfAh = ${ah}; cpu.lfB = ${b}; cpu.lfBh = ${bh}; `;
-    this.setFlags(`${s}cpu.lfR = ${r}; cpu.lfRh = ${rh}; cpu.lazyMask = ${mask};`);
+    let s = `fo = ${op}; fs = 8; `;
+    if (op !== L_LOGIC) s += `fa = ${a}; fah = ${ah}; fb = ${b}; fbh = ${bh}; `;
+    this.setFlags(`${s}fr = ${r}; frh = ${rh}; fm = ${mask};`);
   }
 
   /** Expression for CF (0/1): static when known, else from the cpu. */
@@ -332,6 +321,7 @@ class Gen {
       if (c !== null) return `((${c}) ? 1 : 0)`;
     }
     this.flush();
+    this.emit(SYNC_FLAGS);
     return "cpu.getCF()";
   }
 
@@ -413,6 +403,7 @@ class Gen {
     const c = this.cond(cc);
     if (c !== null) return c;
     this.flush();
+    this.emit(SYNC_FLAGS);
     return `T(cpu, ${cc})`;
   }
 
@@ -444,7 +435,7 @@ class Gen {
             `${t} = (${a} >>> 0) + (${b} >>> 0)${op === 2 ? ` + ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} + ${bh} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
           );
           this.lazy64(op === 2 ? L_ADC : L_ADD, a, ah, b, bh, r, rh, STATUS);
-          if (op === 2) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          if (op === 2) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "add";
           break;
         }
@@ -457,7 +448,7 @@ class Gen {
             `${t} = (${a} >>> 0) - (${b} >>> 0)${op === 3 ? ` - ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} - ${bh} - (${t} < 0 ? 1 : 0)) | 0;`,
           );
           this.lazy64(op === 3 ? L_SBB : L_SUB, a, ah, b, bh, r, rh, STATUS);
-          if (op === 3) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          if (op === 3) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "sub";
           break;
         }
@@ -477,7 +468,7 @@ class Gen {
           if (op === 2) this.emit(`${cin} = ${this.carry()};`);
           this.emit(`${r} = (${a} + ${b}${op === 2 ? ` + ${cin}` : ""}) ${m};`);
           this.lazy(op === 2 ? L_ADC : L_ADD, size, a, b, r, STATUS);
-          if (op === 2) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          if (op === 2) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "add";
           break;
         }
@@ -488,7 +479,7 @@ class Gen {
           if (op === 3) this.emit(`${cin} = ${this.carry()};`);
           this.emit(`${r} = (${a} - ${b}${op === 3 ? ` - ${cin}` : ""}) ${m};`);
           this.lazy(op === 3 ? L_SBB : L_SUB, size, a, b, r, STATUS);
-          if (op === 3) this.pending = `cpu.lfCin = ${cin}; ${this.pending}`;
+          if (op === 3) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "sub";
           break;
         }
@@ -557,10 +548,8 @@ function genShift(g: Gen, i: Instr, kind: number, count: number): boolean {
       of = "0";
     }
     g.emit(`lo[${d}] = ${r}; hi[${d}] = 0;`);
-    g.setFlags(
-      `cpu.eflags = (cpu.eflags & ${~STATUS}) | ${cf} | (${of} << 11); ` +
-        `cpu.lfOp = ${L_LOGIC}; cpu.lfSize = 4; cpu.lfR = ${r} | 0; cpu.lazyMask = ${SZP};`,
-    );
+    const e = g.eflagsUpdate(STATUS, `${cf} | (${of} << 11)`);
+    g.setFlags(`fe = ${e}; fo = ${L_LOGIC}; fs = 4; fr = ${r}; fm = ${SZP};`);
     g.flags = { kind: "szp", size: 4, a: "0", b: "0", r: `(${r} | 0)`, ah: "0", bh: "0", rh: "0" };
     return true;
   }
@@ -598,10 +587,8 @@ function genShift(g: Gen, i: Instr, kind: number, count: number): boolean {
     of = "0";
   }
   g.emit(`${r} = ${r} | 0; ${rh} = ${rh} | 0; lo[${d}] = ${r}; hi[${d}] = ${rh};`);
-  g.setFlags(
-    `cpu.eflags = (cpu.eflags & ${~STATUS}) | ${cf} | (${of} << 11); ` +
-      `cpu.lfOp = ${L_LOGIC}; cpu.lfSize = 8; cpu.lfR = ${r}; cpu.lfRh = ${rh}; cpu.lazyMask = ${SZP};`,
-  );
+  const e = g.eflagsUpdate(STATUS, `${cf} | (${of} << 11)`);
+  g.setFlags(`fe = ${e}; fo = ${L_LOGIC}; fs = 8; fr = ${r}; frh = ${rh}; fm = ${SZP};`);
   g.flags = { kind: "szp", size: 8, a: "0", b: "0", r, ah: "0", bh: "0", rh };
   return true;
 }
@@ -636,7 +623,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const src = rmSource(g, i, os);
       if (src === null) return false;
       g.alu(op, os, src[0], src[1], b, bh, mem ? null : g.regWriter(i.rm, os));
-      if (mem) g.afterMemory();
       return true;
     }
     if (form === 3) {
@@ -644,7 +630,6 @@ function genInline(g: Gen, i: Instr): boolean {
       if (src === null) return false;
       const [a, ah] = g.readReg(i.reg, os);
       g.alu(op, os, a, ah, src[0], src[1], g.regWriter(i.reg, os));
-      if (mem) g.afterMemory();
       return true;
     }
     if (form === 5) {
@@ -664,7 +649,6 @@ function genInline(g: Gen, i: Instr): boolean {
       if (L === null) return false;
       const [a] = g.load(L, 1);
       g.alu(7, 1, a, "0", String(i.imm & 0xff), "0", null);
-      g.afterMemory();
       return true;
     }
     case 0x81:
@@ -675,7 +659,6 @@ function genInline(g: Gen, i: Instr): boolean {
       if (src === null) return false;
       const [b, bh] = g.imm(i, os);
       g.alu(op, os, src[0], src[1], b, bh, mem ? null : g.regWriter(i.rm, os));
-      if (mem) g.afterMemory();
       return true;
     }
     case 0x84: {
@@ -692,7 +675,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const src = rmSource(g, i, os);
       if (src === null) return false;
       g.alu(4, os, src[0], src[1], b, bh, null);
-      if (mem) g.afterMemory();
       return true;
     }
     case 0xa9: {
@@ -734,14 +716,16 @@ function genInline(g: Gen, i: Instr): boolean {
         const rh = g.tmp("r");
         if (sub === 0) g.emit(`${r} = (${a} + 1) | 0; ${rh} = (${ah} + (${r} === 0 ? 1 : 0)) | 0;`);
         else g.emit(`${r} = (${a} - 1) | 0; ${rh} = (${ah} - (${a} === 0 ? 1 : 0)) | 0;`);
+        const e = g.eflagsUpdate(1, cf);
         g.lazy64(sub === 0 ? L_INC : L_DEC, a, ah, "1", "0", r, rh, STATUS & ~1);
-        g.pending = `cpu.eflags = (cpu.eflags & -2) | ${cf}; ${g.pending}`;
+        g.pending = `fe = ${e}; ${g.pending}`;
         g.emit(`lo[${i.rm}] = ${r}; hi[${i.rm}] = ${rh};`);
         g.flags = { kind: "szp", size: 8, a, b: "1", r, ah, bh: "0", rh };
       } else {
         g.emit(`${r} = (${a} ${sub === 0 ? "+" : "-"} 1) | 0;`);
+        const e = g.eflagsUpdate(1, cf);
         g.lazy(sub === 0 ? L_INC : L_DEC, 4, a, "1", r, STATUS & ~1);
-        g.pending = `cpu.eflags = (cpu.eflags & -2) | ${cf}; ${g.pending}`;
+        g.pending = `fe = ${e}; ${g.pending}`;
         g.emit(`lo[${i.rm}] = ${r}; hi[${i.rm}] = 0;`);
         g.flags = { kind: "szp", size: 4, a, b: "1", r, ah: "0", bh: "0", rh: "0" };
       }
@@ -765,7 +749,6 @@ function genInline(g: Gen, i: Instr): boolean {
       } else {
         g.store(L, os, `lo[${i.reg}]`, `hi[${i.reg}]`);
       }
-      g.afterMemory();
       return true;
     }
     case 0x88: {
@@ -776,7 +759,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const L = g.memLinear(i, 1, true);
       if (L === null) return false;
       g.store(L, 1, g.reg8(i.reg, i.rex), "0");
-      g.afterMemory();
       return true;
     }
     case 0xc6: {
@@ -788,7 +770,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const L = g.memLinear(i, 1, true);
       if (L === null) return false;
       g.store(L, 1, String(i.imm & 0xff), "0");
-      g.afterMemory();
       return true;
     }
     case 0xc7: {
@@ -801,7 +782,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const L = g.memLinear(i, os, true);
       if (L === null) return false;
       g.store(L, os, v, vh);
-      g.afterMemory();
       return true;
     }
     case 0x8d: {
@@ -861,7 +841,6 @@ function genInline(g: Gen, i: Instr): boolean {
         g.emit(`${v} = (${v} << ${sh}) >> ${sh};`);
         g.emit(`lo[${i.reg}] = ${v}; hi[${i.reg}] = ${os === 8 ? `${v} >> 31` : "0"};`);
       } else g.emit(`lo[${i.reg}] = ${v}; hi[${i.reg}] = 0;`);
-      if (mem) g.afterMemory();
       return true;
     }
     case 0x63: {
@@ -869,7 +848,6 @@ function genInline(g: Gen, i: Instr): boolean {
       const src = rmSource(g, i, 4);
       if (src === null) return false;
       g.emit(`lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = ${os === 8 ? `${src[0]} >> 31` : "0"};`);
-      if (mem) g.afterMemory();
       return true;
     }
     case 0xc1:
@@ -886,10 +864,14 @@ function genInline(g: Gen, i: Instr): boolean {
     const src = rmSource(g, i, os);
     if (src === null) return false;
     g.flush();
-    if (os === 8) g.emit(`X.imul64(cpu, ${i.reg}, lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]});`);
-    else g.emit(`X.imul32(cpu, ${i.reg}, lo[${i.reg}], ${src[0]});`);
+    g.emit(SYNC_FLAGS);
+    if (os === 8)
+      g.emit(
+        `lo[${i.reg}] = X.imul64v(cpu, lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]}); hi[${i.reg}] = cpu.rhi;`,
+      );
+    else g.emit(`lo[${i.reg}] = X.imul32v(cpu, lo[${i.reg}], ${src[0]}); hi[${i.reg}] = 0;`);
+    g.emit(LOAD_FLAGS);
     g.flags = null;
-    if (mem) g.afterMemory();
     return true;
   }
   if (opc >= 0xb8 && opc <= 0xbf) {
@@ -905,7 +887,6 @@ function genInline(g: Gen, i: Instr): boolean {
     const c = g.condExpr(opc & 15);
     if (os === 8) g.emit(`if (${c}) { lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = ${src[1]}; }`);
     else g.emit(`if (${c}) lo[${i.reg}] = ${src[0]}; hi[${i.reg}] = 0;`);
-    if (mem) g.afterMemory();
     return true;
   }
   if (opc >= 0x190 && opc <= 0x19f) {
@@ -921,8 +902,9 @@ function genInline(g: Gen, i: Instr): boolean {
  * Checks the run loop makes between blocks, for looping inside the function: the instruction
  * budget (`lim` = cpu.runEnd - cpu.icount at entry), and the rest (X.loopOk: pending
  * SMI/NMI/INTR, stop, code invalidation, chain epoch, halt/shutdown/interrupt shadow). That
- * state only changes through a handler call or a slow-path memory access (hooks, MMIO, code
- * writes), which set the local `sl`; the full check runs when `sl` is set (and on the first
+ * state only changes through a handler call (hooks, MMIO and code writes are only reached
+ * from handlers: inline memory accesses leave the function for anything but plain RAM),
+ * which sets the local `sl`; the full check runs when `sl` is set (and on the first
  * transfer, `sl` starts at 1), then clears it. The budget is re-read there too.
  */
 const LOOP_OK =
@@ -947,9 +929,13 @@ function genBody(g: Gen): void {
       const bsize = g.mode64 ? 8 : i.osize;
       let taken = g.mode64 || bsize === 4 ? g.transfer(target, n) : null;
       if (taken === null) {
-        taken =
-          `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; cpu.branch(${g.at(target)}, ${bsize}); ` +
-          `cpu.rip = cpu.nextRip; cpu.icount += done + ${n}; return;`;
+        // Out of the function: in 64-bit mode after cpu.branch's canonical check (a target
+        // that fails it is left to the interpreter, which raises the #GP); in other modes the
+        // interpreter runs the branch (CS limit, operand-size masks).
+        taken = g.mode64
+          ? `if (${g.at(target)} < ${-CANON} || ${g.at(target)} >= ${CANON}) ${g.bail()} ` +
+            `xo = ${g.base + target}; xn = ${n}; break x;`
+          : g.bail();
       }
       if (isJmp) {
         g.flush();
@@ -958,7 +944,7 @@ function genBody(g: Gen): void {
         const c = g.condExpr(opc & 15);
         g.flush();
         g.emit(`if (${c}) { ${taken} }`);
-        g.emit((g.mode64 ? g.transfer(g.end, n) : null) ?? g.exit(g.at(g.end), n));
+        g.emit((g.mode64 ? g.transfer(g.end, n) : null) ?? g.exit(g.end, n));
       }
       return;
     }
@@ -968,26 +954,27 @@ function genBody(g: Gen): void {
     }
     if (last && !(i.flags & 1) && genInline(g, i)) {
       g.flush();
-      g.emit(g.exit(g.at(g.end), n));
+      g.emit(g.exit(g.end, n));
       return;
     }
     // Handler call, as in the interpreter loop.
     g.flush();
     const h = g.hbase + idx;
     g.emit(
-      `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; H[${h}](cpu, I[${h}]); sl = 1; ` +
-        `pr = PM[cpu.accessMode]; pw = PM[3 + cpu.accessMode];`,
+      `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ${SYNC_FLAGS} ${WRITE_BACK}rv = 0; ` +
+        `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; pr = PM[cpu.accessMode]; ` +
+        `pw = PM[3 + cpu.accessMode]; nr = cpu.nextRip;`,
     );
     g.flags = null;
     if (last) {
       g.emit(
-        `done += ${n}; if (cpu.nextRip === ${g.at(0)} && ${LOOP_OK}) { pc = ${g.targets.get(g.base)}; continue; } ` +
-          `cpu.rip = cpu.nextRip; cpu.icount += done; return;`,
+        `done += ${n}; if (nr === ${g.at(0)} && ${LOOP_OK}) { pc = ${g.targets.get(g.base)}; continue; } ` +
+          `xo = nr - r0; xn = 0; break x;`,
       );
       return;
     }
     g.emit(
-      `if (cpu.nextRip !== ${g.at(g.end)} || cpu.blockInvalidated || cpu.stopRequested) { cpu.rip = cpu.nextRip; cpu.icount += done + ${idx + 1}; return; }`,
+      `if (nr !== ${g.at(g.end)} || cpu.blockInvalidated || cpu.stopRequested) { xo = nr - r0; xn = ${idx + 1}; break x; }`,
     );
     off = g.end;
   }
@@ -1008,6 +995,8 @@ type Factory = (
   e: number,
   /** Offset of that block from the region's entry block. */
   d: number,
+  /** The region's blocks and a final null (cpu.bailBlock after a bail-out from block n / none). */
+  b: (Block | null)[],
 ) => JitFn;
 
 /**
@@ -1096,6 +1085,73 @@ interface RegionCode {
   offsets: number[];
 }
 
+/** An expression that is an int32 already: a small literal or another register's local. */
+const INT32_ATOM = /^(?:\(?-?\d{1,9}\)?|[lh][oi]\[\d+\])$/;
+
+/** The flag locals, as [local, cpu field]. */
+const FLAG_LOCALS: [string, string][] = [
+  ["fo", "lfOp"],
+  ["fs", "lfSize"],
+  ["fa", "lfA"],
+  ["fah", "lfAh"],
+  ["fb", "lfB"],
+  ["fbh", "lfBh"],
+  ["fr", "lfR"],
+  ["frh", "lfRh"],
+  ["fm", "lazyMask"],
+  ["fc", "lfCin"],
+  ["fe", "eflags"],
+];
+/**
+ * Store the flag locals into the cpu fields. Compiled code keeps EFLAGS and the lazy-flag
+ * record in locals (loaded on entry) and stores them at the end of the function and before
+ * anything that reads them from the cpu: a handler call, testCondition/getCF, the IMUL
+ * helpers, a call that may fault.
+ */
+const SYNC_FLAGS = FLAG_LOCALS.map(([l, f]) => `cpu.${f} = ${l};`).join(" ");
+/** Load the flag locals from the cpu fields (after a handler or helper may have set them). */
+const LOAD_FLAGS = FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f};`).join(" ");
+
+/** Placeholder for the write-back of the cached registers to cpu.lo/cpu.hi (cacheRegisters). */
+const WRITE_BACK = "/*WB*/";
+/** Placeholder for the reload of the cached registers from cpu.lo/cpu.hi (cacheRegisters). */
+const RELOAD = "/*RL*/";
+
+/**
+ * Keep the guest registers the generated `code` uses in JS locals (`R<n>` low half, `Q<n>`
+ * high half, int32) instead of cpu.lo/cpu.hi: every `lo[n]`/`hi[n]` with a literal index
+ * becomes the local (assignments are truncated to int32 as the Int32Array store did). The
+ * locals are loaded on entry; they are written back on every way out of the function — the
+ * returns become `break x` to the common end, which writes back, and the catch writes back
+ * unless a handler was running (`rv` = 0: the handler may have changed registers itself, e.g.
+ * a REP string instruction's completed iterations before an exit) — and around every handler
+ * call (written back before, reloaded after). Between those points cpu.lo/cpu.hi may be out
+ * of date: only a handler call or leaving the function makes them visible, which is what the
+ * interpreter's state amounts to at those points. (Hooks called from a slow-path memory
+ * access — MMIO handlers, code-write listeners — see the registers as of the function's last
+ * write-back; none of them reads GPRs.)
+ */
+function cacheRegisters(code: string): { code: string; decls: string; writeBack: string } {
+  const used = new Set<number>();
+  for (const m of code.matchAll(/\b(?:lo|hi)\[(\d+)\]/g)) used.add(Number(m[1]));
+  const regs = [...used].sort((a, b) => a - b);
+  const writeBack = regs.map((n) => `lo[${n}] = R${n}; hi[${n}] = Q${n};`).join(" ");
+  const reload = regs.map((n) => `R${n} = lo[${n}]; Q${n} = hi[${n}];`).join(" ");
+  const decls =
+    regs.length === 0 ? "" : `let ${regs.map((n) => `R${n} = lo[${n}], Q${n} = hi[${n}]`).join(", ")};`;
+  const out = code
+    .replace(/\b(lo|hi)\[(\d+)\] = ([^;]*);/g, (_, h: string, n: string, e: string) => {
+      const v = INT32_ATOM.test(e) ? e : `(${e}) | 0`;
+      return `${h === "lo" ? "R" : "Q"}${n} = ${v};`;
+    })
+    .replace(/\blo\[(\d+)\]/g, "R$1")
+    .replace(/\bhi\[(\d+)\]/g, "Q$1")
+    .replaceAll("return;", "break x;")
+    .replaceAll(WRITE_BACK, writeBack === "" ? "" : `${writeBack} `)
+    .replaceAll(RELOAD, reload === "" ? "" : `${reload} `);
+  return { code: out, decls, writeBack };
+}
+
 /** Generate the function for `region` (entry first). */
 function genRegion(cpu: Cpu, region: Block[]): RegionCode {
   const p0 = region[0].instrs[0].phys;
@@ -1114,6 +1170,7 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
       region.length > 1 ? `_${n}_` : "",
       targets,
       vars,
+      n,
     );
     genBody(g);
     for (const i of b.instrs) {
@@ -1122,15 +1179,20 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     }
     parts.push(region.length > 1 ? `case ${n}: {\n${g.out.join("\n")}\n}` : g.out.join("\n"));
   });
-  const body = region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0];
+  const body = cacheRegisters(region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0]);
   const src =
     `return function jit(cpu) {\n` +
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch, PM = X.PERM;\n` +
     `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296);\n` +
-    `let done = 0, k = 0, pc = E, sl = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
-    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode];${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
-    `try { for (;;) {\n${body}\n} } catch (e) { cpu.icount += done + k; throw e; }\n};`;
+    `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
+    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, ` +
+    `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
+    `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
+    `${body.decls}\n` +
+    `try { x: for (;;) {\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } cpu.icount += done + k; throw e; }\n` +
+    `xr = r0 + xo; cpu.rip = xr; cpu.nextRip = xr; cpu.icount += done + xn; cpu.bailBlock = B[xb]; cpu.bailIdx = xk;\n` +
+    `${SYNC_FLAGS}\n${body.writeBack}\n};`;
   return { src, handlers, instrs, offsets };
 }
 
@@ -1147,15 +1209,17 @@ export function compileBlock(cpu: Cpu, block: Block): JitFn {
   let make = factories.get(src);
   if (make === undefined) {
     if (factories.size >= MAX_FACTORIES) factories.clear();
-    make = new Function("H", "I", "T", "X", "E", "D", src) as Factory;
+    make = new Function("H", "I", "T", "X", "E", "D", "B", src) as Factory;
     factories.set(src, make);
   }
   compiledBlocks++;
   if (region.length > 1) compiledRegions++;
+  const blocks: (Block | null)[] = [...region, null];
   for (let n = 1; n < region.length; n++) {
-    if (region[n].jit === null) region[n].jit = make(handlers, instrs, testCondition, runtime, n, offsets[n]);
+    if (region[n].jit === null)
+      region[n].jit = make(handlers, instrs, testCondition, runtime, n, offsets[n], blocks);
   }
-  return make(handlers, instrs, testCondition, runtime, 0, 0);
+  return make(handlers, instrs, testCondition, runtime, 0, 0, blocks);
 }
 
 /** The generated source of the function compiled for `block` (for tests and debugging). */

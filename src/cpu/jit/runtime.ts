@@ -53,11 +53,12 @@ function mul32(x: number, y: number): number {
 }
 
 /**
- * IMUL r64, r/m64 (0F AF at 64-bit operand size, SDM Vol.2 IMUL): register `d` = low 64
- * bits of the signed product (a, ah) * (b, bh); CF=OF=1 when the product does not fit in
- * 64 bits; SF/ZF/PF from the result (recorded lazily), AF=0 — as muldiv.ts imulTrunc.
+ * IMUL r64, r/m64 (0F AF at 64-bit operand size, SDM Vol.2 IMUL) as compiled code uses it:
+ * returns the low half of the low 64 bits of the signed product (a, ah) * (b, bh) as int32,
+ * the high half in `cpu.rhi` (int32); records CF=OF=1 when the product does not fit in 64
+ * bits, SF/ZF/PF from the result (lazily), AF=0 — as muldiv.ts imulTrunc.
  */
-export function imul64(cpu: Cpu, d: number, a: number, ah: number, b: number, bh: number): void {
+export function imul64v(cpu: Cpu, a: number, ah: number, b: number, bh: number): number {
   const a0 = a >>> 0;
   const a1 = ah >>> 0;
   const b0 = b >>> 0;
@@ -88,25 +89,40 @@ export function imul64(cpu: Cpu, d: number, a: number, ah: number, b: number, bh
   }
   const ext = w1 & 0x80000000 ? 0xffffffff : 0;
   const ovf = w2 !== ext || w3 !== ext;
-  cpu.lo[d] = w0;
-  cpu.hi[d] = w1;
   cpu.eflags = (cpu.eflags & ~STATUS) | (ovf ? 0x801 : 0);
   cpu.lfOp = 4;
   cpu.lfSize = 8;
   cpu.lfR = w0 | 0;
   cpu.lfRh = w1 | 0;
   cpu.lazyMask = SZP;
+  cpu.rhi = w1 | 0;
+  return w0 | 0;
 }
 
-/** IMUL r32, r/m32: as imul64 at 32 bits (the upper half of the destination is zeroed). */
-export function imul32(cpu: Cpu, d: number, a: number, b: number): void {
-  const r = Math.imul(a, b);
+/** IMUL r64, r/m64 into register `d` of the cpu (imul64v, then the register write). */
+export function imul64(cpu: Cpu, d: number, a: number, ah: number, b: number, bh: number): void {
+  const r = imul64v(cpu, a, ah, b, bh);
   cpu.lo[d] = r;
-  cpu.hi[d] = 0;
+  cpu.hi[d] = cpu.rhi;
+}
+
+/**
+ * IMUL r32, r/m32 as compiled code uses it: returns the low 32 bits of the product (int32;
+ * the caller zeroes the upper half of the destination), flags as imul64v at 32 bits.
+ */
+export function imul32v(cpu: Cpu, a: number, b: number): number {
+  const r = Math.imul(a, b);
   // The double product is exact whenever it fits in 32 bits, and far outside otherwise.
   cpu.eflags = (cpu.eflags & ~STATUS) | ((a | 0) * (b | 0) !== r ? 0x801 : 0);
   cpu.lfOp = 4;
   cpu.lfSize = 4;
   cpu.lfR = r;
   cpu.lazyMask = SZP;
+  return r;
+}
+
+/** IMUL r32, r/m32 into register `d` of the cpu (imul32v; the upper half is zeroed). */
+export function imul32(cpu: Cpu, d: number, a: number, b: number): void {
+  cpu.lo[d] = imul32v(cpu, a, b);
+  cpu.hi[d] = 0;
 }

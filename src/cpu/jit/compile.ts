@@ -593,6 +593,89 @@ function genShift(g: Gen, i: Instr, kind: number, count: number): boolean {
   return true;
 }
 
+/**
+ * ROL/ROR/SHL/SHR/SAL/SAR (ModRM.reg 0, 1, 4-7) of a 4/8-byte register by the count in
+ * expression `count` (CL, or a constant for the rotates), as ops/shift.ts shift32/shift64:
+ * a masked count of 0 changes nothing but the upper half of a 32-bit destination; shifts
+ * record CF/OF eagerly and SF/ZF/PF lazily; rotates change only CF and OF (the other flags
+ * are materialized first, as setFlagBits does).
+ */
+function genShiftVar(g: Gen, i: Instr, kind: number, count: string): boolean {
+  const size = i.osize;
+  const d = i.rm;
+  g.flush();
+  g.flags = null;
+  const c = g.tmp("n");
+  const a = g.tmp("a");
+  const r = g.tmp("r");
+  const cf = g.tmp("c");
+  const of = g.tmp("o");
+  g.emit(`${c} = ${count} & ${size === 8 ? 63 : 31};`);
+  let body: string;
+  let rh = "0";
+  if (size === 4) {
+    g.emit(`${a} = lo[${d}];`);
+    const ops: Record<number, string> = {
+      0: `${r} = (${a} << ${c}) | (${a} >>> (32 - ${c})); ${cf} = ${r} & 1; ${of} = ((${r} >>> 31) & 1) ^ ${cf};`,
+      1: `${r} = (${a} >>> ${c}) | (${a} << (32 - ${c})); ${cf} = (${r} >>> 31) & 1; ${of} = ${cf} ^ ((${r} >>> 30) & 1);`,
+      4: `${r} = ${a} << ${c}; ${cf} = (${a} >>> (32 - ${c})) & 1; ${of} = ((${r} >>> 31) & 1) ^ ${cf};`,
+      5: `${r} = ${a} >>> ${c}; ${cf} = (${a} >>> (${c} - 1)) & 1; ${of} = (${a} >>> 31) & 1;`,
+      7: `${r} = ${a} >> ${c}; ${cf} = (${a} >> (${c} - 1)) & 1; ${of} = 0;`,
+    };
+    body = `${ops[kind === 6 ? 4 : kind]} lo[${d}] = ${r}; hi[${d}] = 0;`;
+  } else {
+    const ah = g.tmp("a");
+    rh = g.tmp("r");
+    const e = g.tmp("n");
+    g.emit(`${a} = lo[${d}]; ${ah} = hi[${d}];`);
+    // [c < 32, c == 32, c > 32 (e = c - 32)] forms, then CF and OF.
+    const ops: Record<number, [string, string, string, string]> = {
+      0: [
+        `${r} = (${a} << ${c}) | (${ah} >>> (32 - ${c})); ${rh} = (${ah} << ${c}) | (${a} >>> (32 - ${c}));`,
+        `${r} = ${ah}; ${rh} = ${a};`,
+        `${r} = (${ah} << ${e}) | (${a} >>> (32 - ${e})); ${rh} = (${a} << ${e}) | (${ah} >>> (32 - ${e}));`,
+        `${cf} = ${r} & 1; ${of} = ((${rh} >>> 31) & 1) ^ ${cf};`,
+      ],
+      1: [
+        `${r} = (${a} >>> ${c}) | (${ah} << (32 - ${c})); ${rh} = (${ah} >>> ${c}) | (${a} << (32 - ${c}));`,
+        `${r} = ${ah}; ${rh} = ${a};`,
+        `${r} = (${ah} >>> ${e}) | (${a} << (32 - ${e})); ${rh} = (${a} >>> ${e}) | (${ah} << (32 - ${e}));`,
+        `${cf} = (${rh} >>> 31) & 1; ${of} = ${cf} ^ ((${rh} >>> 30) & 1);`,
+      ],
+      4: [
+        `${r} = ${a} << ${c}; ${rh} = (${ah} << ${c}) | (${a} >>> (32 - ${c})); ${cf} = (${ah} >>> (32 - ${c})) & 1;`,
+        `${r} = 0; ${rh} = ${a}; ${cf} = ${ah} & 1;`,
+        `${r} = 0; ${rh} = ${a} << ${e}; ${cf} = (${a} >>> (32 - ${e})) & 1;`,
+        `${of} = ((${rh} >>> 31) & 1) ^ ${cf};`,
+      ],
+      5: [
+        `${r} = (${a} >>> ${c}) | (${ah} << (32 - ${c})); ${rh} = ${ah} >>> ${c}; ${cf} = (${a} >>> (${c} - 1)) & 1;`,
+        `${r} = ${ah}; ${rh} = 0; ${cf} = (${a} >>> 31) & 1;`,
+        `${r} = ${ah} >>> ${e}; ${rh} = 0; ${cf} = (${ah} >>> (${e} - 1)) & 1;`,
+        `${of} = (${ah} >>> 31) & 1;`,
+      ],
+      7: [
+        `${r} = (${a} >>> ${c}) | (${ah} << (32 - ${c})); ${rh} = ${ah} >> ${c}; ${cf} = (${a} >>> (${c} - 1)) & 1;`,
+        `${r} = ${ah}; ${rh} = ${ah} >> 31; ${cf} = (${a} >>> 31) & 1;`,
+        `${r} = ${ah} >> ${e}; ${rh} = ${ah} >> 31; ${cf} = (${ah} >> (${e} - 1)) & 1;`,
+        `${of} = 0;`,
+      ],
+    };
+    const [lt, eq, gt, fl] = ops[kind === 6 ? 4 : kind];
+    body =
+      `if (${c} < 32) { ${lt} } else if (${c} === 32) { ${eq} } else { ${e} = ${c} - 32; ${gt} } ${fl} ` +
+      `lo[${d}] = ${r}; hi[${d}] = ${rh};`;
+  }
+  const flags =
+    kind < 2
+      ? `if (fm !== 0) { ${SYNC_FLAGS} fe = X.materialize(cpu); fm = 0; } fe = (fe & -2050) | ${cf} | (${of} << 11);`
+      : `fe = (fe & ${~STATUS}) | ${cf} | (${of} << 11); fo = ${L_LOGIC}; fs = ${size}; fr = ${r} | 0; ` +
+        (size === 8 ? `frh = ${rh} | 0; ` : "") +
+        `fm = ${SZP};`;
+  g.emit(`if (${c} !== 0) { ${body} ${flags} }${size === 4 ? ` else hi[${d}] = 0;` : ""}`);
+  return true;
+}
+
 /** Source operand of an `op reg, r/m`-style instruction (register or inline load). */
 function rmSource(g: Gen, i: Instr, size: number): [string, string] | null {
   if (i.mod === 3) return g.readReg(i.rm, size);
@@ -853,8 +936,14 @@ function genInline(g: Gen, i: Instr): boolean {
     case 0xc1:
     case 0xd1: {
       const kind = i.reg & 7;
-      if (mem || !wide || kind < 4) return false;
+      if (mem || !wide || kind === 2 || kind === 3) return false;
+      if (kind < 2) return genShiftVar(g, i, kind, String(opc === 0xd1 ? 1 : i.imm & 0xff));
       return genShift(g, i, kind, opc === 0xd1 ? 1 : i.imm);
+    }
+    case 0xd3: {
+      const kind = i.reg & 7;
+      if (mem || !wide || kind === 2 || kind === 3) return false;
+      return genShiftVar(g, i, kind, "(lo[1] & 255)");
     }
     default:
       break;

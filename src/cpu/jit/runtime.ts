@@ -35,6 +35,15 @@ const STATUS = 0x8d5;
 /** PF|ZF|SF. */
 const SZP = 0xc4;
 
+/**
+ * Materialize the lazily recorded flags into EFLAGS (cpu.materializeFlags) and return it:
+ * for compiled rotates, which change CF/OF and keep the other flags.
+ */
+export function materialize(cpu: Cpu): number {
+  cpu.materializeFlags();
+  return cpu.eflags;
+}
+
 /** Scratch: high half of the last mul32 product. */
 let mulHi = 0;
 

@@ -28,8 +28,11 @@ export class UsageError extends Error {
 export const DEFAULT_MEMORY_MIB = 128;
 /** Smallest RAM pinvm accepts: Multiboot kernels load at 1 MiB. */
 export const MIN_MEMORY_BYTES = 2 * 1024 * 1024;
-/** Largest RAM pinvm accepts (below the 32-bit PCI hole; the hypervisor's limit). */
-export const MAX_MEMORY_BYTES = 0xf000_0000;
+/**
+ * Largest RAM pinvm accepts: 16 GiB (the hypervisor's limit). RAM beyond the machine type's
+ * split goes above 4 GiB, as in QEMU (src/vmm/firmware/e820.ts).
+ */
+export const MAX_MEMORY_BYTES = 16 * 2 ** 30;
 /** Most vCPUs `-smp` accepts (the VMM's limit; each vCPU is interpreted in this process). */
 export const MAX_SMP_CPUS = 8;
 /** Most serial ports: COM1 to COM4 (the ISA serial port bases 3F8H, 2F8H, 3E8H, 2E8H). */
@@ -147,7 +150,7 @@ export interface RunConfig {
   memoryBytes: number;
   /** vCPU count (-smp; default 1). */
   vcpuCount: number;
-  /** -machine type: "pc" and "q35" both build pinvm's one PC (default "pc"). */
+  /** -machine type: "pc" and "q35" build pinvm's one PC; they differ in where RAM is split around the PCI hole (default "pc"). */
   machineType: "pc" | "q35";
   /** System management mode present (-machine smm=on|off|auto; default on, as QEMU TCG). */
   smm: boolean;
@@ -260,7 +263,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     qemu: true,
     aliases: ["M"],
     arg: "pc|q35[,smm=on|off]",
-    help: "the PC (pc and q35 build the same machine); accel= ignored",
+    help: "the PC (pc and q35 differ only in the RAM split below 4G); accel= ignored",
   },
   cpu: {
     value: true,
@@ -453,7 +456,7 @@ export function parseMemorySize(text: string): number {
   if (!Number.isInteger(bytes)) throw new UsageError(`-m ${text}: not a whole number of bytes`);
   if (bytes < MIN_MEMORY_BYTES) throw new UsageError(`-m ${text}: pinvm needs at least 2 MiB of guest RAM`);
   if (bytes > MAX_MEMORY_BYTES)
-    throw new UsageError(`-m ${text}: pinvm supports at most 3840 MiB of guest RAM`);
+    throw new UsageError(`-m ${text}: pinvm supports at most 16 GiB of guest RAM`);
   if (bytes % 4096 !== 0) throw new UsageError(`-m ${text}: RAM size must be a multiple of 4 KiB`);
   return bytes;
 }
@@ -740,7 +743,7 @@ function listFor(name: string): string | undefined {
     case "cpu":
       return `CPU models (all name pinvm's one processor): max, host, qemu64\nFeatures (+F, -F, F=on|off): ${CPU_FEATURES.join(" ")}`;
     case "machine":
-      return "Machines: pc (also pc-i440fx-*), q35 (also pc-q35-*): both are pinvm's one PC";
+      return "Machines: pc (also pc-i440fx-*), q35 (also pc-q35-*): pinvm's one PC, with QEMU's RAM split of each";
     default:
       return undefined;
   }

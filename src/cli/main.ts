@@ -220,6 +220,7 @@ function machineOptions(
         };
   return {
     memoryBytes: config.memoryBytes,
+    machineType: config.machineType,
     cpus: config.vcpuCount,
     serial: serial.length === 0 ? null : serial[0],
     extraSerial: serial.slice(1),

@@ -129,7 +129,7 @@ export class PcBoard {
     io.register("port 61h", PORT61, 1, this.port61, true);
 
     this.rtc = new Mc146818Rtc({ startTime: options.rtcStartMs, clock, irq: this.isaIrq[8] });
-    this.rtc.fillMemorySize(vm.memoryBytes);
+    this.rtc.fillMemorySize(vm.memoryBytes, vm.lowMemoryBytes);
     io.register("mc146818 RTC", RTC_INDEX_PORT, 2, this.rtc, true);
 
     this.kbc = new I8042({

@@ -37,7 +37,7 @@ import { PcBoard, type ResetSource } from "./board.js";
 import { DEBUG_EXIT_DEFAULTS, debugExitStatus, type DebugExitConfig } from "./devices/debug-exit.js";
 import { PORT_E9 } from "./devices/port-e9.js";
 import { buildAcpiTables } from "./firmware/acpi-tables.js";
-import { contiguousRamSplit, pcE820Map } from "./firmware/e820.js";
+import { machineRamSplit, pcE820Map, type PcMachineType, type RamSplit } from "./firmware/e820.js";
 import { pcFwCfg } from "./firmware/fw-cfg.js";
 import { acpiPmBlocks, ACPI_PM_DEFAULT_BASE } from "./devices/acpi-pm.js";
 import { resetVcpuThroughSetApis } from "./vmm-reset.js";
@@ -61,6 +61,12 @@ export type ResetStyle = "vmm" | "vcpu";
 export interface PcMachineOptions {
   /** Guest RAM in bytes. */
   memoryBytes: number;
+  /**
+   * The machine type, which decides where RAM is split around the PCI hole (firmware/e820.ts):
+   * "pc" (QEMU i440FX: 3.5 GiB, or 3 GiB once RAM reaches 3.5 GiB) or "q35" (2.75 GiB, or
+   * 2 GiB once RAM reaches 2.75 GiB). Default "pc".
+   */
+  machineType?: PcMachineType;
   /** Number of vCPUs (default 1). */
   cpus?: number;
   /** Where COM1's output goes; null removes the UART (QEMU's `-serial none`). Default: dropped. */
@@ -208,8 +214,19 @@ export class PcMachine {
     if (!Number.isInteger(cpus) || cpus < 1 || cpus > 64) {
       throw new HvError("bad-argument", `cpus: expected 1..64, got ${String(cpus)}`);
     }
+    const machineType = options.machineType ?? "pc";
+    if (machineType !== "pc" && machineType !== "q35") {
+      throw new RangeError(`machineType: expected "pc" or "q35", got ${String(machineType)}`);
+    }
+    let split: RamSplit;
+    try {
+      split = machineRamSplit(machineType, options.memoryBytes);
+    } catch (e) {
+      throw new HvError("bad-argument", `memoryBytes: ${(e as Error).message}`);
+    }
     this.vm = new Hypervisor().createVm({
       memoryBytes: options.memoryBytes,
+      lowMemoryBytes: split.belowFourGiB,
       pinning: options.pinning,
       violations: options.violations,
     });
@@ -253,6 +270,11 @@ export class PcMachine {
     return this.vm.memoryBytes;
   }
 
+  /** How RAM is split: the part mapped at 0 (below the PCI hole) and the part at 4 GiB. */
+  get ramSplit(): RamSplit {
+    return { belowFourGiB: this.vm.lowMemoryBytes, aboveFourGiB: this.vm.highMemoryBytes };
+  }
+
   /** The options the machine was built with. */
   get config(): Readonly<PcMachineOptions> {
     return this.options;
@@ -273,7 +295,7 @@ export class PcMachine {
     const acpi = buildAcpiTables({ apicIds, pm: acpiPmBlocks(ACPI_PM_DEFAULT_BASE, false) });
     this.vm.writePhysical(acpi.rsdp.address, acpi.rsdp.bytes);
     this.vm.writePhysical(acpi.tables.address, acpi.tables.bytes);
-    const e820 = pcE820Map(contiguousRamSplit(this.vm.memoryBytes));
+    const e820 = pcE820Map(this.ramSplit);
     this.board.fwCfg = pcFwCfg({ ramBytes: this.vm.memoryBytes, cpus: this.vcpus.length, e820, acpi });
   }
 

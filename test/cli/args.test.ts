@@ -166,13 +166,16 @@ test("-m: QEMU's size syntax, MiB without a suffix", () => {
     ["1.5G", 1536 * MiB],
     ["4194304B", 4 * MiB],
     ["3840", 3840 * MiB],
+    ["6G", 6144 * MiB],
+    ["16G", 16384 * MiB],
   ] as const) {
     eachSpelling("m", text, (c) => assert.equal(c.memoryBytes, bytes, text));
   }
   assert.equal(error("-m", "lots"), "-m lots: expected a size such as 128, 128M or 1G");
   assert.equal(error("-m", "128MB"), "-m 128MB: expected a size such as 128, 128M or 1G");
   assert.equal(error("-m", "1M"), "-m 1M: pinvm needs at least 2 MiB of guest RAM");
-  assert.equal(error("-m", "4G"), "-m 4G: pinvm supports at most 3840 MiB of guest RAM");
+  assert.equal(error("-m", "17G"), "-m 17G: pinvm supports at most 16 GiB of guest RAM");
+  assert.equal(error("-m", "16385M"), "-m 16385M: pinvm supports at most 16 GiB of guest RAM");
   assert.equal(error("-m", "2049K"), "-m 2049K: RAM size must be a multiple of 4 KiB");
   assert.equal(error("-m", "2.0000001M"), "-m 2.0000001M: not a whole number of bytes");
   assert.equal(

@@ -12,9 +12,11 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { Hypervisor } from "../../src/hv/index.js";
 import { bootTargetOf, LoaderError } from "../../src/vmm/loaders/common.js";
 import { loadLinux, parseLinuxHeader } from "../../src/vmm/loaders/linux.js";
-import { pcE820Map, qemuPcRamSplit } from "../../src/vmm/firmware/e820.js";
+import { E820Type, pcE820Map, qemuPcRamSplit } from "../../src/vmm/firmware/e820.js";
 
 const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const G4 = 4 * GiB;
 
 interface FakeKernel {
   version?: number;
@@ -257,3 +259,18 @@ test(
     assert.notEqual(exit.kind, "shutdown", JSON.stringify(exit));
   },
 );
+
+test("Linux boot_params e820 lists the RAM at 4 GiB", () => {
+  const vm = new Hypervisor().createVm({ memoryBytes: 5 * GiB, lowMemoryBytes: 3 * GiB });
+  const vcpu = vm.createVcpu(0);
+  const image = fakeBzImage({ xloadflags: 0x3 });
+  const info = loadLinux(bootTargetOf(vm, vcpu), image, { commandLine: "" });
+  const zp = vm.readPhysical(info.bootParamsAddress, 0x1000);
+  const view = new DataView(zp.buffer);
+  const expected = pcE820Map({ belowFourGiB: 3 * GiB, aboveFourGiB: 2 * GiB });
+  assert.equal(zp[0x1e8], expected.length);
+  const last = expected.length - 1;
+  assert.equal(view.getBigUint64(0x2d0 + 20 * last, true), BigInt(G4));
+  assert.equal(view.getBigUint64(0x2d0 + 20 * last + 8, true), BigInt(2 * GiB));
+  assert.equal(view.getUint32(0x2d0 + 20 * last + 16, true), E820Type.Ram);
+});

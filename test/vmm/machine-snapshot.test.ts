@@ -129,3 +129,28 @@ test("a machine that was never booted through bootMachine restores without a boo
   assert.notEqual(b.board.uarts[0], null, "COM1 (output dropped) is recorded as present");
   assert.equal(b.board.uarts[1], null, "COM2 was absent and stays absent");
 });
+
+test("RAM above 4 GiB: a q35 machine with 2 GiB + 768 MiB round-trips through a snapshot", () => {
+  // The smallest machine with RAM above 4 GiB (q35 splits at 2 GiB from 0xB0000000 bytes).
+  const G4 = 2 ** 32;
+  const machine = new PcMachine({ memoryBytes: 0xb000_0000, machineType: "q35", rtcStartMs: 0 });
+  assert.deepEqual(machine.ramSplit, { belowFourGiB: 0x8000_0000, aboveFourGiB: 0x3000_0000 });
+  const marks: [number, number[]][] = [
+    [0x7fff_fff0, [1, 2, 3, 4]],
+    [G4, [0xaa, 0xbb]],
+    [G4 + 0x1234_5000, [5, 6, 7]],
+    [G4 + 0x3000_0000 - 2, [0xfe, 0xef]],
+  ];
+  for (const [at, bytes] of marks) machine.vm.writePhysical(at, Uint8Array.from(bytes));
+  const file = saveMachineSnapshot(machine);
+  const restored = restoreMachineSnapshot(file);
+  assert.equal(restored.config.machineType, "q35");
+  assert.deepEqual(restored.ramSplit, machine.ramSplit);
+  for (const [at, bytes] of marks) assert.deepEqual([...restored.vm.readPhysical(at, bytes.length)], bytes);
+  assert.deepEqual([...restored.vm.readPhysical(G4 + 0x1234_4ffe, 2)], [0, 0]);
+  // A machine of the same size but the pc split cannot take it: the check names the RAM size.
+  assert.throws(
+    () => restoreMachineSnapshot(file, { expect: { memoryBytes: 0xc000_0000 } }),
+    (e: unknown) => e instanceof SnapshotError && e.reason === "mismatch",
+  );
+});

@@ -310,7 +310,11 @@ test("layout: encodeSnapshot writes magic, version 1, the bigint JSON form and t
   const view = new DataView(bytes.buffer, bytes.byteOffset);
   assert.equal(String.fromCharCode(...bytes.subarray(0, 8)), "PINVMSNP");
   assert.equal(view.getUint32(8, true), 1);
-  assert.equal(SNAPSHOT_FORMAT_VERSION, 1);
+  assert.equal(
+    SNAPSHOT_FORMAT_VERSION,
+    2,
+    "the newest version; files without RAM above 4 GiB stay version 1",
+  );
   const headerLength = view.getUint32(12, true);
   const header = JSON.parse(new TextDecoder().decode(bytes.subarray(16, 16 + headerLength)));
   assert.deepEqual(header, {
@@ -435,17 +439,17 @@ test("corruption: wrong magic and foreign files", () => {
 
 test("version: a future or unknown format version is refused, naming both versions", () => {
   const future = refusal(
-    buildFile({ version: 2, sections: [{ name: "ram", kind: 2, compression: 1, data: RAM_4K }] }),
+    buildFile({ version: 3, sections: [{ name: "ram", kind: 2, compression: 1, data: RAM_4K }] }),
   );
   assert.equal(future.reason, "version");
   assert.equal(
     future.message,
-    "snapshot made by an incompatible version: format version 2 (written by pinvm 9.9.9, newer than this one); this pinvm reads format version 1",
+    "snapshot made by an incompatible version: format version 3 (written by pinvm 9.9.9, newer than this one); this pinvm reads format versions 1 to 2",
   );
   const zero = refusal(buildFile({ version: 0, header: "not even an object", sections: [] }));
   assert.equal(
     zero.message,
-    "snapshot made by an incompatible version: format version 0 (written by another pinvm); this pinvm reads format version 1",
+    "snapshot made by an incompatible version: format version 0 (written by another pinvm); this pinvm reads format versions 1 to 2",
   );
 });
 
@@ -687,4 +691,106 @@ test("fuzz: any damage to a file is a SnapshotError, never another exception", (
       assert.ok(e instanceof SnapshotError, `mutation ${n}: ${String(e)}`);
     }
   }
+});
+
+// ------------------------------------------------------------------- RAM above 4 GiB (format 2)
+
+/** A machine with 16 KiB below 4 GiB and `high` bytes at 4 GiB, with those sections. */
+function highSnapshot(high: number, sections: Record<string, Uint8Array>) {
+  return {
+    pinvmVersion: "0.1.0",
+    machine: { memoryBytes: 16384 + high, vcpuCount: 1, crPin: "off", ramAboveFourGiB: high },
+    json: {},
+    binary: { ram: new Uint8Array(16384), ...sections },
+  };
+}
+
+test("format 2: RAM above 4 GiB travels in ram-high/N sections and makes the file version 2", () => {
+  const high = new Uint8Array(8192);
+  high[5] = 0xaa;
+  high[8191] = 0x55;
+  const bytes = encodeSnapshot(highSnapshot(8192, { "ram-high/0": high }));
+  assert.equal(new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true), 2);
+  const back = decodeSnapshot(bytes, { memoryBytes: 16384 + 8192 });
+  assert.deepEqual(back.machine, { memoryBytes: 24576, vcpuCount: 1, crPin: "off", ramAboveFourGiB: 8192 });
+  assert.equal(back.binary.ram.length, 16384);
+  assert.deepEqual(back.binary["ram-high/0"], high);
+  // Without RAM above 4 GiB the file is version 1, readable by older pinvms.
+  const plain = encodeSnapshot({ ...smallSnapshot() });
+  assert.equal(new DataView(plain.buffer, plain.byteOffset).getUint32(8, true), 1);
+});
+
+test("format 2: a missing, extra or mis-sized ram-high section is refused", () => {
+  assert.throws(
+    () => encodeSnapshot(highSnapshot(8192, {})),
+    /cannot save snapshot: section "ram-high\/0" \(RAM above 4 GiB\) is missing/,
+  );
+  assert.throws(
+    () => encodeSnapshot(highSnapshot(8192, { "ram-high/0": new Uint8Array(4096) })),
+    /section "ram-high\/0" holds 4 KiB, not 8 KiB/,
+  );
+  assert.throws(
+    () =>
+      encodeSnapshot(
+        highSnapshot(8192, { "ram-high/0": new Uint8Array(8192), "ram-high/1": new Uint8Array(8192) }),
+      ),
+    /section "ram-high\/1": not one of the 1 sections of RAM above 4 GiB/,
+  );
+  assert.throws(
+    () =>
+      encodeSnapshot({
+        ...smallSnapshot(),
+        binary: { ...smallSnapshot().binary, "ram-high/0": new Uint8Array(1) },
+      }),
+    /the machine has no RAM above 4 GiB/,
+  );
+  // A "ram" section holding all of memoryBytes although the header puts some above 4 GiB.
+  assert.throws(
+    () =>
+      encodeSnapshot({
+        ...highSnapshot(8192, { "ram-high/0": new Uint8Array(8192) }),
+        binary: { ram: new Uint8Array(24576), "ram-high/0": new Uint8Array(8192) },
+      }),
+    /section "ram" holds 24 KiB but the RAM below 4 GiB is 16 KiB/,
+  );
+  assert.throws(
+    () =>
+      encodeSnapshot({
+        ...highSnapshot(8192, { "ram-high/0": new Uint8Array(8192) }),
+        machine: { memoryBytes: 16384, vcpuCount: 1, crPin: "off", ramAboveFourGiB: 16384 },
+      }),
+    /machine.ramAboveFourGiB must be a positive integer below memoryBytes, not 16384/,
+  );
+});
+
+test("format 2: decoding refuses a header and sections that disagree about RAM above 4 GiB", () => {
+  // Header says 8 KiB at 4 GiB, but the file carries no ram-high/0.
+  const header = {
+    pinvmVersion: "1",
+    machine: { memoryBytes: 8192, vcpuCount: 1, crPin: "off", ramAboveFourGiB: 4096 },
+    sectionCount: 1,
+  };
+  const missing = refusal(
+    buildFile({ version: 2, header, sections: [{ name: "ram", kind: 2, compression: 0, data: RAM_4K }] }),
+  );
+  assert.equal(missing.reason, "missing-section");
+  assert.match(missing.message, /no section "ram-high\/0"/);
+  const wrongSize = refusal(
+    buildFile({
+      version: 2,
+      header: { ...header, sectionCount: 2 },
+      sections: [
+        { name: "ram", kind: 2, compression: 0, data: RAM_4K },
+        { name: "ram-high/0", kind: 2, compression: 0, data: new Uint8Array(8192) },
+      ],
+    }),
+  );
+  assert.equal(wrongSize.reason, "malformed");
+  assert.match(wrongSize.message, /holds 8 KiB of RAM above 4 GiB but the header says it should hold 4 KiB/);
+  // Version 1 has no ramAboveFourGiB.
+  const v1 = refusal(
+    buildFile({ version: 1, header, sections: [{ name: "ram", kind: 2, compression: 0, data: RAM_4K }] }),
+  );
+  assert.equal(v1.reason, "malformed");
+  assert.match(v1.message, /machine has an unknown field "ramAboveFourGiB"/);
 });

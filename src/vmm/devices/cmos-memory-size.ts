@@ -8,7 +8,8 @@
  * - 5Bh/5Ch/5Dh: memory above 4 GiB in 64 KiB blocks (24 bits).
  *
  * RAM is split around the PCI hole as QEMU's i440fx pc machine does (gigabyte-aligned): with
- * 3.5 GiB or more, 3 GiB sit below 4 GiB and the rest above; the caller may give its own split.
+ * 3.5 GiB or more, 3 GiB sit below 4 GiB and the rest above; the caller may give its own split
+ * (the board passes the machine's, so q35's 2 GiB / 2.75 GiB split shows here too).
  */
 
 /** Below-4G RAM for `ramBytes` on QEMU's pc machine. */

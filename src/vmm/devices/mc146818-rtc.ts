@@ -229,7 +229,10 @@ export class Mc146818Rtc {
     }
   }
 
-  /** Writes the memory-size bytes for `ramBytes` of RAM as QEMU's pc machine does. */
+  /**
+   * Writes the memory-size bytes for `ramBytes` of RAM, `below4g` of it below 4 GiB (default:
+   * QEMU pc's split), as QEMU's pc machine does.
+   */
   fillMemorySize(ramBytes: number, below4g?: number): void {
     for (const [index, value] of memorySizeBytes(ramBytes, below4g)) this.cmos[index] = value;
   }

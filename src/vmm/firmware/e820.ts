@@ -9,9 +9,13 @@
  * continues at 4 GiB, RAM below it stays below. So 3 GiB of RAM is all below 4 GiB, 3.5 GiB
  * becomes 3 GiB + 0.5 GiB above 4 GiB.
  *
- * pinvm's hypervisor maps RAM contiguously from 0 (at most 3.75 GiB): `contiguousRamSplit`
- * describes that layout; `qemuPcRamSplit` describes QEMU's, for when the hypervisor can map
- * RAM above 4 GiB. Both agree for RAM below 3.5 GiB.
+ * QEMU's q35 machine (hw/i386/pc_q35.c, pc_q35_init) leaves more room below 4 GiB for the
+ * PCI Express MMCONFIG window: the split is 0xB0000000 (2.75 GiB), and 0x80000000 (2 GiB,
+ * gigabyte-aligned machine types) once RAM reaches 0xB0000000: `qemuQ35RamSplit`.
+ *
+ * pinvm's PcMachine uses the split of its machine type (`machineRamSplit`); the hypervisor
+ * maps the part below 4 GiB at 0 and the rest at 4 GiB. `contiguousRamSplit` describes a
+ * machine with all RAM in one block at 0 (loader tests, firmware experiments).
  */
 
 /** Address-range types (ACPI 6.5 15, table "Address Range Types"). */
@@ -53,6 +57,12 @@ export const QEMU_PC_MAX_RAM_BELOW_4G = 0xe000_0000;
 /** QEMU pc's gigabyte-aligned split (3 GiB), used when RAM does not fit below the default. */
 export const QEMU_PC_GIGABYTE_SPLIT = 0xc000_0000;
 
+/** QEMU q35's split for RAM below 0xB0000000 (2.75 GiB; the rest of the hole is PCI/MMCONFIG). */
+export const QEMU_Q35_MAX_RAM_BELOW_4G = 0xb000_0000;
+
+/** QEMU q35's gigabyte-aligned split (2 GiB), used when RAM does not fit below 0xB0000000. */
+export const QEMU_Q35_GIGABYTE_SPLIT = 0x8000_0000;
+
 /** Top of conventional memory: 639 KiB, the rest of the first 640 KiB is the EBDA. */
 export const EBDA_BASE = 0x9fc00;
 
@@ -87,8 +97,28 @@ export function qemuPcRamSplit(ramBytes: number): RamSplit {
 }
 
 /**
- * The split of a machine whose RAM is one block at address 0 (pinvm's hypervisor today):
- * everything below 4 GiB. Throws RangeError when the RAM would reach the I/O APIC at
+ * QEMU q35 RAM split for `ramBytes` (hw/i386/pc_q35.c, pc_q35_init, default
+ * max-ram-below-4g, gigabyte-aligned machine type): lowmem is 0xB0000000, or 0x80000000 when
+ * RAM is at least 0xB0000000; RAM at or above lowmem continues at 4 GiB. So 2.5 GiB of RAM is
+ * all below 4 GiB, 3 GiB becomes 2 GiB + 1 GiB above.
+ */
+export function qemuQ35RamSplit(ramBytes: number): RamSplit {
+  checkSize("ramBytes", ramBytes);
+  const lowmem = ramBytes >= QEMU_Q35_MAX_RAM_BELOW_4G ? QEMU_Q35_GIGABYTE_SPLIT : QEMU_Q35_MAX_RAM_BELOW_4G;
+  if (ramBytes >= lowmem) return { belowFourGiB: lowmem, aboveFourGiB: ramBytes - lowmem };
+  return { belowFourGiB: ramBytes, aboveFourGiB: 0 };
+}
+
+/** Machine types whose RAM split pinvm models (`-machine pc` / `-machine q35`). */
+export type PcMachineType = "pc" | "q35";
+
+/** The RAM split of machine type `type` with `ramBytes` of RAM. */
+export function machineRamSplit(type: PcMachineType, ramBytes: number): RamSplit {
+  return type === "q35" ? qemuQ35RamSplit(ramBytes) : qemuPcRamSplit(ramBytes);
+}
+
+/**
+ * The split of a machine whose RAM is one block at address 0: everything below 4 GiB. Throws RangeError when the RAM would reach the I/O APIC at
  * FEC00000H.
  */
 export function contiguousRamSplit(ramBytes: number): RamSplit {

@@ -26,10 +26,15 @@ import { LoaderError, type LoadSegment } from "./multiboot.js";
 
 export { LoaderError, type LoadSegment };
 
-/** What a loader needs of a machine: RAM at 0..ramBytes-1 and the boot vCPU's registers. */
+/**
+ * What a loader needs of a machine: RAM at 0..ramBytes-1 (below the PCI hole), how much RAM
+ * continues at 4 GiB, and the boot vCPU's registers.
+ */
 export interface BootTarget {
-  /** Bytes of RAM, mapped from guest-physical 0. */
+  /** Bytes of RAM mapped from guest-physical 0 (the loaders place everything there). */
   readonly ramBytes: number;
+  /** Bytes of RAM mapped at 4 GiB, for the memory map only (absent = 0). */
+  readonly highRamBytes?: number;
   /** Copies `data` into guest RAM at `address`. */
   writePhysical(address: number, data: Uint8Array): void;
   /** KVM_SET_REGS-like: sets the given registers of the boot vCPU. */
@@ -42,7 +47,10 @@ export interface BootTarget {
 export function bootTargetOf(vm: Vm, vcpu: Vcpu): BootTarget {
   return {
     get ramBytes() {
-      return vm.memoryBytes;
+      return vm.lowMemoryBytes;
+    },
+    get highRamBytes() {
+      return vm.highMemoryBytes;
     },
     writePhysical: (address, data) => vm.writePhysical(address, data),
     setRegs: (regs) => vcpu.setRegs(regs),

@@ -22,7 +22,7 @@
  *    (startup_64; needs XLF_KERNEL_64), RSI = boot_params. 32-bit: paging off, EIP = load
  *    address, ESI = boot_params, EBP = EDI = EBX = 0.
  */
-import { contiguousRamSplit, encodeE820Table, pcE820Map, type E820Entry } from "../firmware/e820.js";
+import { encodeE820Table, pcE820Map, type E820Entry } from "../firmware/e820.js";
 import {
   LoaderError,
   checkRange,
@@ -291,7 +291,8 @@ export function loadLinux(
   checkRange("command line", CMDLINE_ADDRESS, cmdlineBytes.length, target);
 
   // E820 map.
-  const map = options.memoryMap ?? pcE820Map(contiguousRamSplit(target.ramBytes));
+  const map =
+    options.memoryMap ?? pcE820Map({ belowFourGiB: target.ramBytes, aboveFourGiB: target.highRamBytes ?? 0 });
   if (map.length > E820_MAX_ENTRIES_ZEROPAGE) {
     throw new LoaderError(
       `e820 map has ${map.length} entries; boot_params holds ${E820_MAX_ENTRIES_ZEROPAGE}`,

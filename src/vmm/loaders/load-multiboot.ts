@@ -14,7 +14,7 @@
  * section 3.3). The entries and strings follow the structure in the information area.
  */
 import type { PcMachine } from "../machine.js";
-import type { Segment } from "../../hv/index.js";
+import { HIGH_MEMORY_BASE, type Segment } from "../../hv/index.js";
 import { bootTargetOf, hex, writeSegments } from "./common.js";
 import {
   LoaderError,
@@ -81,14 +81,18 @@ const MBI_FLAG_MODS = 1 << 3;
 const MODULE_ENTRY_BYTES = 16;
 const PAGE = 0x1000;
 
-/** The memory map of a PC with `ramBytes` of RAM (e820-style, as firmware reports it). */
-export function pcMemoryMap(ramBytes: number): MultibootMemoryRegion[] {
+/**
+ * The memory map of a PC with `ramBytes` of RAM from 0 and `highRamBytes` more at 4 GiB
+ * (e820-style, as firmware reports it).
+ */
+export function pcMemoryMap(ramBytes: number, highRamBytes = 0): MultibootMemoryRegion[] {
   const map: MultibootMemoryRegion[] = [
     { base: 0, length: Math.min(CONVENTIONAL_TOP, ramBytes), type: 1 },
     { base: CONVENTIONAL_TOP, length: 0xa0000 - CONVENTIONAL_TOP, type: 2 },
     { base: 0xf0000, length: 0x10000, type: 2 },
   ];
   if (ramBytes > ONE_MIB) map.push({ base: ONE_MIB, length: ramBytes - ONE_MIB, type: 1 });
+  if (highRamBytes > 0) map.push({ base: HIGH_MEMORY_BASE, length: highRamBytes, type: 1 });
   return map;
 }
 
@@ -119,7 +123,8 @@ export function loadMultiboot(
 ): MultibootBootInfo {
   const parsed = parseMultiboot(image);
   const vm = machine.vm;
-  const ram = vm.memoryBytes;
+  // Everything is placed below the PCI hole; RAM at 4 GiB only shows in the memory map.
+  const ram = vm.lowMemoryBytes;
   const infoEnd = MULTIBOOT_INFO_ADDRESS + INFO_RESERVED;
   for (const seg of parsed.segments) {
     const end = seg.paddr + seg.memsz;
@@ -138,8 +143,9 @@ export function loadMultiboot(
   const modules = placeModules(parsed, options.modules ?? [], ram);
   const layout = writeMultibootInfo(vm.ram, MULTIBOOT_INFO_ADDRESS, {
     memLowerKiB: Math.floor(Math.min(CONVENTIONAL_TOP, ram) / 1024),
+    // KiB from 1 MiB up to the first hole (Multiboot 0.6.96 3.3): here the PCI hole.
     memUpperKiB: ram > ONE_MIB ? Math.floor((ram - ONE_MIB) / 1024) : 0,
-    memoryMap: pcMemoryMap(ram),
+    memoryMap: pcMemoryMap(ram, vm.highMemoryBytes),
     bootLoaderName: "pinvm",
     commandLine: options.commandLine,
   });

@@ -32,7 +32,14 @@
  * ```
  *
  * The first four fields and the header CRC keep their place in every format version, so
- * any pinvm can tell "corrupt" from "written by a newer pinvm". encodeSnapshot writes
+ * any pinvm can tell "corrupt" from "written by a newer pinvm".
+ *
+ * Versions: 1 holds guest RAM in one section "ram" of machine.memoryBytes bytes. 2 adds RAM
+ * above 4 GiB: the header's machine.ramAboveFourGiB (bytes of RAM mapped at 4 GiB), "ram"
+ * holding the rest (the RAM below the PCI hole), and sections "ram-high/0", "ram-high/1"...
+ * holding the RAM at 4 GiB in 1 GiB pieces (the last one shorter). encodeSnapshot writes
+ * version 1 when there is no RAM above 4 GiB, so such files stay readable by older pinvms,
+ * and version 2 otherwise; decodeSnapshot reads both. encodeSnapshot writes
  * binary sections with compression 2 (guest RAM is mostly zero pages) and JSON sections as
  * stored text; decodeSnapshot reads all three methods for either kind.
  */
@@ -46,10 +53,16 @@ import { parseSnapshotValue, stringifySnapshotValue, type SnapshotValue } from "
 export const SNAPSHOT_MAGIC = "PINVMSNP";
 /** The 8 bytes every snapshot file ends with. */
 export const SNAPSHOT_END_MARKER = "PINVMEND";
-/** The format version this pinvm writes, and the only one it reads. */
-export const SNAPSHOT_FORMAT_VERSION = 1;
-/** The binary section holding guest RAM; its length must equal machine.memoryBytes. */
+/** The newest format version this pinvm writes and reads (see the module comment). */
+export const SNAPSHOT_FORMAT_VERSION = 2;
+/** The oldest format version this pinvm reads. */
+export const MIN_SNAPSHOT_FORMAT_VERSION = 1;
+/** The binary section holding guest RAM below 4 GiB: machine.memoryBytes - ramAboveFourGiB bytes. */
 export const RAM_SECTION = "ram";
+/** Prefix of the binary sections holding RAM at 4 GiB (format 2): "ram-high/0", "ram-high/1"... */
+export const HIGH_RAM_SECTION_PREFIX = "ram-high/";
+/** Bytes of RAM at 4 GiB per "ram-high/N" section (the last one may be shorter). */
+export const HIGH_RAM_SECTION_BYTES = 2 ** 30;
 /** Section names: 1-64 characters, a letter or digit first, then letters, digits, `._/-`. */
 export const SECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$/;
 /** Binary sections decodeSnapshot requires when the expectation names none: guest RAM. */
@@ -73,6 +86,8 @@ export interface MachineSummary {
   vcpuCount: number;
   /** CR pinning profile the machine ran with (`--cr-pin`), e.g. "off" or "jun2020". */
   crPin: string;
+  /** Bytes of memoryBytes mapped at 4 GiB (format 2; absent = 0). */
+  ramAboveFourGiB?: number;
 }
 
 /** Everything a snapshot holds. */
@@ -135,16 +150,24 @@ function hex32(value: number): string {
 
 // ------------------------------------------------------------------------------ validation
 
-/** Checks a machine summary; `fail` gets the first problem. */
-function checkMachine(machine: unknown, fail: (message: string) => never): MachineSummary {
+/**
+ * Checks a machine summary of format `version`; `fail` gets the first problem. Format 1 has
+ * no ramAboveFourGiB.
+ */
+function checkMachine(machine: unknown, version: number, fail: (message: string) => never): MachineSummary {
   if (typeof machine !== "object" || machine === null || Array.isArray(machine))
     fail("machine is not an object");
   const m = machine as Record<string, unknown>;
   for (const key of Object.keys(m)) {
-    if (key !== "memoryBytes" && key !== "vcpuCount" && key !== "crPin")
+    if (
+      key !== "memoryBytes" &&
+      key !== "vcpuCount" &&
+      key !== "crPin" &&
+      !(key === "ramAboveFourGiB" && version >= 2)
+    )
       fail(`machine has an unknown field "${key}"`);
   }
-  const { memoryBytes, vcpuCount, crPin } = m;
+  const { memoryBytes, vcpuCount, crPin, ramAboveFourGiB } = m;
   if (typeof memoryBytes !== "number" || !Number.isSafeInteger(memoryBytes) || memoryBytes <= 0) {
     fail(`machine.memoryBytes must be a positive integer, not ${JSON.stringify(memoryBytes)}`);
   }
@@ -159,7 +182,52 @@ function checkMachine(machine: unknown, fail: (message: string) => never): Machi
   if (typeof crPin !== "string" || crPin.length === 0 || crPin.length > 64) {
     fail(`machine.crPin must be a profile name, not ${JSON.stringify(crPin)}`);
   }
+  if (ramAboveFourGiB !== undefined) {
+    if (
+      typeof ramAboveFourGiB !== "number" ||
+      !Number.isSafeInteger(ramAboveFourGiB) ||
+      ramAboveFourGiB <= 0 ||
+      ramAboveFourGiB >= (memoryBytes as number)
+    ) {
+      fail(
+        `machine.ramAboveFourGiB must be a positive integer below memoryBytes, not ${JSON.stringify(ramAboveFourGiB)}`,
+      );
+    }
+    return {
+      memoryBytes: memoryBytes as number,
+      vcpuCount: vcpuCount as number,
+      crPin: crPin as string,
+      ramAboveFourGiB: ramAboveFourGiB as number,
+    };
+  }
   return { memoryBytes: memoryBytes as number, vcpuCount: vcpuCount as number, crPin: crPin as string };
+}
+
+/** Bytes of RAM in section "ram" for `machine`: all of it except what lies at 4 GiB. */
+function lowRamBytes(machine: MachineSummary): number {
+  return machine.memoryBytes - (machine.ramAboveFourGiB ?? 0);
+}
+
+/** Number of "ram-high/N" sections `machine` needs. */
+function highRamSectionCount(machine: MachineSummary): number {
+  return Math.ceil((machine.ramAboveFourGiB ?? 0) / HIGH_RAM_SECTION_BYTES);
+}
+
+/**
+ * For a section name "ram-high/N": the length that section must have in `machine`, or a
+ * string saying why there can be no such section. undefined for other names.
+ */
+function highRamSectionLength(name: string, machine: MachineSummary): number | string | undefined {
+  if (!name.startsWith(HIGH_RAM_SECTION_PREFIX)) return undefined;
+  const index = name.slice(HIGH_RAM_SECTION_PREFIX.length);
+  const count = highRamSectionCount(machine);
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(index) || Number(index) >= count) {
+    return count === 0
+      ? "the machine has no RAM above 4 GiB"
+      : `not one of the ${count} sections of RAM above 4 GiB (${HIGH_RAM_SECTION_PREFIX}0..${count - 1})`;
+  }
+  const high = machine.ramAboveFourGiB ?? 0;
+  return Math.min(HIGH_RAM_SECTION_BYTES, high - Number(index) * HIGH_RAM_SECTION_BYTES);
 }
 
 function checkPinvmVersion(version: unknown, fail: (message: string) => never): string {
@@ -215,7 +283,8 @@ export function encodeSnapshot(contents: SnapshotContents, options: EncodeOption
     throw new SnapshotError("unencodable", `cannot save snapshot: ${message}`, { section });
   };
   const pinvmVersion = checkPinvmVersion(contents.pinvmVersion, fail);
-  const machine = checkMachine(contents.machine, fail);
+  const version = contents.machine?.ramAboveFourGiB === undefined ? 1 : 2;
+  const machine = checkMachine(contents.machine, version, fail);
   const level = options.level ?? 6;
   const names = [...Object.keys(contents.json), ...Object.keys(contents.binary)];
   if (names.length > MAX_SECTIONS) fail(`${names.length} sections (at most ${MAX_SECTIONS})`);
@@ -233,13 +302,24 @@ export function encodeSnapshot(contents: SnapshotContents, options: EncodeOption
       fail(`section "${name}" is both a JSON and a binary section`, name);
     if (!(data instanceof Uint8Array)) fail(`binary section "${name}" is not a Uint8Array`, name);
     if (data.length > MAX_BINARY_SECTION_BYTES) fail(`binary section "${name}" is too big`, name);
-    if (name === RAM_SECTION && data.length !== machine.memoryBytes) {
+    if (name === RAM_SECTION && data.length !== lowRamBytes(machine)) {
       fail(
-        `section "ram" holds ${formatSize(data.length)} but machine.memoryBytes is ${formatSize(machine.memoryBytes)}`,
+        machine.ramAboveFourGiB === undefined
+          ? `section "ram" holds ${formatSize(data.length)} but machine.memoryBytes is ${formatSize(machine.memoryBytes)}`
+          : `section "ram" holds ${formatSize(data.length)} but the RAM below 4 GiB is ${formatSize(lowRamBytes(machine))}`,
         name,
       );
     }
+    const highLength = highRamSectionLength(name, machine);
+    if (typeof highLength === "string") fail(`section "${name}": ${highLength}`, name);
+    if (typeof highLength === "number" && data.length !== highLength) {
+      fail(`section "${name}" holds ${formatSize(data.length)}, not ${formatSize(highLength)}`, name);
+    }
     sections.push(encodeSection(name, KIND_BINARY, data, true, level));
+  }
+  for (let i = 0; i < highRamSectionCount(machine); i++) {
+    if (!Object.hasOwn(contents.binary, `${HIGH_RAM_SECTION_PREFIX}${i}`))
+      fail(`section "${HIGH_RAM_SECTION_PREFIX}${i}" (RAM above 4 GiB) is missing`);
   }
   const header = utf8.encode(JSON.stringify({ pinvmVersion, machine, sectionCount: sections.length }));
   let total = 16 + header.length + 4 + SNAPSHOT_END_MARKER.length;
@@ -247,7 +327,7 @@ export function encodeSnapshot(contents: SnapshotContents, options: EncodeOption
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
   out.set(ascii(SNAPSHOT_MAGIC), 0);
-  view.setUint32(8, SNAPSHOT_FORMAT_VERSION, true);
+  view.setUint32(8, version, true);
   view.setUint32(12, header.length, true);
   out.set(header, 16);
   let at = 16 + header.length;
@@ -331,7 +411,7 @@ function readHeaderJson(text: Uint8Array): unknown {
   }
 }
 
-function checkHeader(json: unknown): Header {
+function checkHeader(json: unknown, version: number): Header {
   const fail = (message: string): never => {
     throw new SnapshotError("malformed", `snapshot header is malformed: ${message}`, { offset: 16 });
   };
@@ -341,7 +421,7 @@ function checkHeader(json: unknown): Header {
     if (key !== "pinvmVersion" && key !== "machine" && key !== "sectionCount") fail(`unknown field "${key}"`);
   }
   const pinvmVersion = checkPinvmVersion(h.pinvmVersion, fail);
-  const machine = checkMachine(h.machine, fail);
+  const machine = checkMachine(h.machine, version, fail);
   const count = h.sectionCount;
   if (typeof count !== "number" || !Number.isInteger(count) || count < 0 || count > MAX_SECTIONS) {
     fail(`sectionCount must be an integer from 0 to ${MAX_SECTIONS}, not ${JSON.stringify(count)}`);
@@ -421,11 +501,22 @@ function readSection(
       `stored without compression, but stored length ${storedLength} differs from data length ${dataLength}`,
     );
   }
-  if (name === RAM_SECTION && (kind !== KIND_BINARY || length !== header.machine.memoryBytes)) {
+  if (name === RAM_SECTION && (kind !== KIND_BINARY || length !== lowRamBytes(header.machine))) {
     fail(
       kind !== KIND_BINARY
         ? "guest RAM must be a binary section"
-        : `holds ${formatSize(length)} of RAM but the header says the machine has ${formatSize(header.machine.memoryBytes)}`,
+        : header.machine.ramAboveFourGiB === undefined
+          ? `holds ${formatSize(length)} of RAM but the header says the machine has ${formatSize(header.machine.memoryBytes)}`
+          : `holds ${formatSize(length)} of RAM but the header says the machine has ${formatSize(lowRamBytes(header.machine))} below 4 GiB`,
+    );
+  }
+  const highLength = highRamSectionLength(name, header.machine);
+  if (typeof highLength === "string") fail(highLength);
+  if (typeof highLength === "number" && (kind !== KIND_BINARY || length !== highLength)) {
+    fail(
+      kind !== KIND_BINARY
+        ? "guest RAM must be a binary section"
+        : `holds ${formatSize(length)} of RAM above 4 GiB but the header says it should hold ${formatSize(highLength)}`,
     );
   }
   r.need(Number(storedLength), `the data of section "${name}"`, name);
@@ -540,14 +631,15 @@ export function decodeSnapshot(bytes: Uint8Array, expect: SnapshotExpectation = 
     );
   }
   const headerJson = readHeaderJson(headerText);
-  if (version !== SNAPSHOT_FORMAT_VERSION) {
+  if (version < MIN_SNAPSHOT_FORMAT_VERSION || version > SNAPSHOT_FORMAT_VERSION) {
     const writer = (headerJson as { pinvmVersion?: unknown } | undefined)?.pinvmVersion;
     const by = typeof writer === "string" ? `pinvm ${writer}` : "another pinvm";
+    const reads = `this pinvm reads format versions ${MIN_SNAPSHOT_FORMAT_VERSION} to ${SNAPSHOT_FORMAT_VERSION}`;
     throw new SnapshotError(
       "version",
       version > SNAPSHOT_FORMAT_VERSION
-        ? `snapshot made by an incompatible version: format version ${version} (written by ${by}, newer than this one); this pinvm reads format version ${SNAPSHOT_FORMAT_VERSION}`
-        : `snapshot made by an incompatible version: format version ${version} (written by ${by}); this pinvm reads format version ${SNAPSHOT_FORMAT_VERSION}`,
+        ? `snapshot made by an incompatible version: format version ${version} (written by ${by}, newer than this one); ${reads}`
+        : `snapshot made by an incompatible version: format version ${version} (written by ${by}); ${reads}`,
       { offset: 8 },
     );
   }
@@ -556,7 +648,7 @@ export function decodeSnapshot(bytes: Uint8Array, expect: SnapshotExpectation = 
       offset: 16,
     });
   }
-  const header = checkHeader(headerJson);
+  const header = checkHeader(headerJson, version);
   checkExpectation(header.machine, expect);
   const contents: SnapshotContents = {
     pinvmVersion: header.pinvmVersion,
@@ -582,9 +674,13 @@ export function decodeSnapshot(bytes: Uint8Array, expect: SnapshotExpectation = 
       { offset: r.at },
     );
   }
+  const highSections = Array.from(
+    { length: highRamSectionCount(header.machine) },
+    (_, i) => `${HIGH_RAM_SECTION_PREFIX}${i}`,
+  );
   for (const [names, kind, other] of [
     [expect.json ?? [], "JSON", contents.binary],
-    [expect.binary ?? DEFAULT_REQUIRED_BINARY, "binary", contents.json],
+    [[...(expect.binary ?? DEFAULT_REQUIRED_BINARY), ...highSections], "binary", contents.json],
   ] as const) {
     const own = kind === "JSON" ? contents.json : contents.binary;
     for (const name of names) {

@@ -16,7 +16,8 @@
  *                     (which may have changed or gone); a machine that was never booted
  *                     through kernel-image.ts's bootMachine has boot null and does not reboot
  *                     into anything;
- *   "ram"             guest RAM.
+ *   "ram"             guest RAM below the PCI hole (from address 0);
+ *   "ram-high/N"      guest RAM at 4 GiB, in 1 GiB pieces (N = 0, 1, ...), when there is any.
  *
  * `restoreMachineSnapshot` decodes and validates the whole file first, then builds a NEW
  * PcMachine from the recorded configuration (host-side outputs and callbacks come from the
@@ -25,12 +26,18 @@
  * machine is dropped: nothing is half-restored, and the caller's machine is never touched.
  * Must be called between runs (not from inside PcMachine.run).
  */
-import { HvError, type PinningOptions } from "../../hv/index.js";
+import { HIGH_MEMORY_BASE, HvError, type PinningOptions } from "../../hv/index.js";
 import { PcMachine, type PcMachineOptions, type ResetStyle } from "../machine.js";
 import type { DebugExitConfig } from "../devices/debug-exit.js";
 import { PORT_E9 } from "../devices/port-e9.js";
 import { bootImageOf, bootMachine, type BootImage } from "../loaders/kernel-image.js";
-import { decodeSnapshot, encodeSnapshot, type SnapshotExpectation } from "./format.js";
+import {
+  decodeSnapshot,
+  encodeSnapshot,
+  HIGH_RAM_SECTION_PREFIX,
+  type SnapshotContents,
+  type SnapshotExpectation,
+} from "./format.js";
 import { SnapshotError } from "./errors.js";
 import type { SnapshotValue } from "./json-value.js";
 
@@ -41,6 +48,8 @@ const CONFIG_VERSION = 1;
 interface RecordedConfig {
   version: typeof CONFIG_VERSION;
   memoryBytes: number;
+  /** The machine type, which decides the RAM split (absent in older files: "pc"). */
+  machineType?: "pc" | "q35";
   cpus: number;
   pinning: PinningOptions | null;
   violations: "log" | "exit";
@@ -87,6 +96,7 @@ function recordConfig(machine: PcMachine): RecordedConfig {
   return {
     version: CONFIG_VERSION,
     memoryBytes: machine.memoryBytes,
+    machineType: c.machineType ?? "pc",
     cpus: machine.vcpus.length,
     pinning: c.pinning ? { ...c.pinning } : null,
     violations: c.violations ?? "log",
@@ -107,6 +117,7 @@ function recordConfig(machine: PcMachine): RecordedConfig {
 export function saveMachineSnapshot(machine: PcMachine, options: SaveOptions = {}): Uint8Array {
   const json: Record<string, SnapshotValue> = {};
   const binary: Record<string, Uint8Array> = { ram: machine.vm.ram };
+  machine.vm.highRamChunks.forEach((chunk, i) => (binary[`${HIGH_RAM_SECTION_PREFIX}${i}`] = chunk));
   try {
     json["machine/config"] = recordConfig(machine) as unknown as SnapshotValue;
     json["machine/state"] = { resets: machine.resets };
@@ -136,6 +147,7 @@ export function saveMachineSnapshot(machine: PcMachine, options: SaveOptions = {
       memoryBytes: machine.memoryBytes,
       vcpuCount: machine.vcpus.length,
       crPin: machine.config.pinning?.profile ?? "off",
+      ...(machine.vm.highMemoryBytes > 0 ? { ramAboveFourGiB: machine.vm.highMemoryBytes } : {}),
     },
     json,
     binary,
@@ -154,6 +166,8 @@ function checkConfig(raw: SnapshotValue | undefined): RecordedConfig {
     malformed(`machine/config version ${String(c.version)} (expected ${CONFIG_VERSION})`);
   const isInt = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
   if (!isInt(c.memoryBytes) || !isInt(c.cpus)) malformed("machine/config: bad memoryBytes or cpus");
+  if (c.machineType !== undefined && c.machineType !== "pc" && c.machineType !== "q35")
+    malformed("machine/config: bad machineType");
   if (c.violations !== "log" && c.violations !== "exit") malformed("machine/config: bad violations");
   if (c.resetStyle !== "vcpu" && c.resetStyle !== "vmm") malformed("machine/config: bad resetStyle");
   if (c.softReset !== "system" && c.softReset !== "init") malformed("machine/config: bad softReset");
@@ -178,6 +192,15 @@ function checkConfig(raw: SnapshotValue | undefined): RecordedConfig {
     malformed("machine/config: bad pinning");
   }
   return c;
+}
+
+/** The "ram-high/N" sections in order (decodeSnapshot checked their count and lengths). */
+function highRamSections(contents: SnapshotContents): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let i = 0; Object.hasOwn(contents.binary, `${HIGH_RAM_SECTION_PREFIX}${i}`); i++) {
+    chunks.push(contents.binary[`${HIGH_RAM_SECTION_PREFIX}${i}`]);
+  }
+  return chunks;
 }
 
 function checkBoot(raw: SnapshotValue | undefined, binary: Record<string, Uint8Array>): BootImage | null {
@@ -214,8 +237,7 @@ export function restoreMachineSnapshot(bytes: Uint8Array, options: RestoreOption
   if (config.memoryBytes !== contents.machine.memoryBytes || config.cpus !== contents.machine.vcpuCount) {
     malformed("machine/config disagrees with the file header");
   }
-  if (contents.binary.ram.length !== config.memoryBytes)
-    malformed("RAM section length differs from the RAM size");
+  const highChunks = highRamSections(contents);
   const boot = checkBoot(contents.json["boot"], contents.binary);
   const state = contents.json["machine/state"] as { resets?: unknown } | null;
   const resets = state?.resets;
@@ -227,6 +249,7 @@ export function restoreMachineSnapshot(bytes: Uint8Array, options: RestoreOption
   try {
     machine = new PcMachine({
       memoryBytes: config.memoryBytes,
+      machineType: config.machineType ?? "pc",
       cpus: config.cpus,
       pinning: config.pinning ?? undefined,
       violations: config.violations,
@@ -249,7 +272,21 @@ export function restoreMachineSnapshot(bytes: Uint8Array, options: RestoreOption
     // Boot as recorded first: it attaches the boot callback for later resets; everything it
     // writes (RAM, the boot vCPU's registers) is overwritten below.
     if (boot) bootMachine(machine, boot);
+    if (
+      machine.vm.lowMemoryBytes !== contents.binary.ram.length ||
+      machine.vm.highMemoryBytes !== (contents.machine.ramAboveFourGiB ?? 0)
+    ) {
+      malformed(
+        `the RAM split (${contents.binary.ram.length} bytes below 4 GiB) is not the one machine type ` +
+          `"${config.machineType ?? "pc"}" makes of ${config.memoryBytes} bytes`,
+      );
+    }
     machine.vm.writePhysical(0, contents.binary.ram);
+    let at = HIGH_MEMORY_BASE;
+    for (const chunk of highChunks) {
+      machine.vm.writePhysical(at, chunk);
+      at += chunk.length;
+    }
     machine.vm.loadState(contents.json["vm"]);
     machine.vcpus.forEach((v, i) => {
       const s = contents.json[`vcpu/${i}`];

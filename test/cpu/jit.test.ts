@@ -2,7 +2,7 @@
  * Block compiler (src/cpu/jit) tests: random 64-bit loops built from the instruction forms the
  * compiler emits inline (ALU, shifts, MOV/LEA/MOVZX/MOVSX, loads and stores, Jcc/SETcc/CMOVcc
  * after every kind of flag-setting instruction) mixed with forms that go through handlers
- * (PUSHF/POP, RCL/RCR), run once interpreted only and once with blocks compiled
+ * (PUSHF/POP), run once interpreted only and once with blocks compiled
  * after 1 or 3 executions (IMUL goes through jit/runtime.ts helpers when compiled). Registers, RFLAGS, RIP, the retired-instruction count after every
  * slice of a run split into odd-sized budgets, memory, and exceptions (a loop that walks off
  * mapped memory faults mid-block) must be identical. The loops' internal branches make

@@ -107,6 +107,11 @@ class Gen {
   end = 0;
   /** Number of instructions in the block. */
   readonly count: number;
+  /**
+   * The canonical-address test of each memory-operand local made by memLinear, folded into
+   * the access's fast-path condition (one bail-out for both).
+   */
+  readonly canon = new Map<string, string>();
 
   /**
    * @param base offset of the block's first byte from the function's entry RIP `r0`
@@ -144,13 +149,13 @@ class Gen {
 
   /**
    * Code that continues at `off` bytes from this block's start after `n` instructions of it
-   * (flag stores already emitted): a jump to the region block there when there is one and
-   * the run loop's between-block checks pass, else null.
+   * (flag stores already emitted): a jump to the region block there when there is one (the
+   * run loop's between-block checks are made at the top of the function's loop), else null.
    */
   transfer(off: number, n: number): string | null {
     const c = this.targets.get(this.base + off);
     if (c === undefined) return null;
-    return `done += ${n}; if (${LOOP_OK}) { pc = ${c}; continue; } xo = ${this.base + off}; xn = 0; break x;`;
+    return `done += ${n}; pc = ${c}; po = ${this.base + off}; continue;`;
   }
 
   emit(s: string): void {
@@ -224,7 +229,7 @@ class Gen {
       this.emit(
         `${SYNC_FLAGS} k = ${this.idx}; cpu.rip = ${this.at(this.off)}; ${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
       );
-    } else this.emit(`if (${L} < ${-CANON} || ${L} + ${size - 1} >= ${CANON}) ${this.bail()}`);
+    } else this.canon.set(L, `${L} >= ${-CANON} && ${L} + ${size - 1} < ${CANON} && `);
     return L;
   }
 
@@ -236,6 +241,7 @@ class Gen {
    */
   fastCond(L: string, size: number, write: boolean): string {
     return (
+      (this.canon.get(L) ?? "") +
       `(vp = Math.floor(${L} / 4096), ix = vp & ${TLB_SIZE - 1}, tT[ix] === vp) && (tM[ix] & ${write ? "pw" : "pr"}) !== 0 && ` +
       `(${L} & 4095) <= ${4096 - size} && (pa = tP[ix] + (${L} & 4095)) < sz && mm[pa >>> 12] === 0` +
       (write ? ` && cpg[pa >>> 12] === 0` : "")
@@ -988,7 +994,8 @@ function genInline(g: Gen, i: Instr): boolean {
 }
 
 /**
- * Checks the run loop makes between blocks, for looping inside the function: the instruction
+ * Checks the run loop makes between blocks, made at the top of the function's loop before it
+ * moves to block `pc` (offset `po`) after instructions have retired: the instruction
  * budget (`lim` = cpu.runEnd - cpu.icount at entry), and the rest (X.loopOk: pending
  * SMI/NMI/INTR, stop, code invalidation, chain epoch, halt/shutdown/interrupt shadow). That
  * state only changes through a handler call (hooks, MMIO and code writes are only reached
@@ -1057,7 +1064,7 @@ function genBody(g: Gen): void {
     g.flags = null;
     if (last) {
       g.emit(
-        `done += ${n}; if (nr === ${g.at(0)} && ${LOOP_OK}) { pc = ${g.targets.get(g.base)}; continue; } ` +
+        `done += ${n}; if (nr === ${g.at(0)}) { pc = ${g.targets.get(g.base)}; po = ${g.base}; continue; } ` +
           `xo = nr - r0; xn = 0; break x;`,
       );
       return;
@@ -1275,11 +1282,11 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296);\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
-    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, ` +
+    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, po = D, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
     `${body.decls}\n` +
-    `try { x: for (;;) {\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } cpu.icount += done + k; throw e; }\n` +
+    `try { x: for (;;) {\nif (done !== 0 && !${LOOP_OK}) { xo = po; xn = 0; break x; }\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } cpu.icount += done + k; throw e; }\n` +
     `xr = r0 + xo; cpu.rip = xr; cpu.nextRip = xr; cpu.icount += done + xn; cpu.bailBlock = B[xb]; cpu.bailIdx = xk;\n` +
     `${SYNC_FLAGS}\n${body.writeBack}\n};`;
   return { src, handlers, instrs, offsets };

@@ -85,6 +85,12 @@ interface FlagState {
   rh: string;
 }
 
+/** Expression for the unsigned 32-bit value of int32 expression `x` (folded for literals). */
+function u32(x: string): string {
+  const m = /^\(?(-?\d+)\)?$/.exec(x);
+  return m ? String(Number(m[1]) >>> 0) : `(${x} >>> 0)`;
+}
+
 /** Literal for generated code. */
 function lit(n: number): string {
   return n < 0 ? `(${n})` : String(n);
@@ -438,7 +444,7 @@ class Gen {
           const cin = op === 2 ? this.tmp("c") : "";
           if (op === 2) this.emit(`${cin} = ${this.carry()};`);
           this.emit(
-            `${t} = (${a} >>> 0) + (${b} >>> 0)${op === 2 ? ` + ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} + ${bh} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
+            `${t} = ${u32(a)} + ${u32(b)}${op === 2 ? ` + ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` + ${bh}`} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
           );
           this.lazy64(op === 2 ? L_ADC : L_ADD, a, ah, b, bh, r, rh, STATUS);
           if (op === 2) this.pending = `fc = ${cin}; ${this.pending}`;
@@ -451,7 +457,7 @@ class Gen {
           const cin = op === 3 ? this.tmp("c") : "";
           if (op === 3) this.emit(`${cin} = ${this.carry()};`);
           this.emit(
-            `${t} = (${a} >>> 0) - (${b} >>> 0)${op === 3 ? ` - ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah} - ${bh} - (${t} < 0 ? 1 : 0)) | 0;`,
+            `${t} = ${u32(a)} - ${u32(b)}${op === 3 ? ` - ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` - ${bh}`} - (${t} < 0 ? 1 : 0)) | 0;`,
           );
           this.lazy64(op === 3 ? L_SBB : L_SUB, a, ah, b, bh, r, rh, STATUS);
           if (op === 3) this.pending = `fc = ${cin}; ${this.pending}`;
@@ -1181,8 +1187,12 @@ interface RegionCode {
   offsets: number[];
 }
 
-/** An expression that is an int32 already: a small literal or another register's local. */
-const INT32_ATOM = /^(?:\(?-?\d{1,9}\)?|[lh][oi]\[\d+\])$/;
+/**
+ * An expression that is an int32 already: a small literal, another register's local, or a
+ * temporary of a kind that only ever holds int32 values (tmp prefixes a: register snapshot,
+ * r: result, v: loaded value, c: carry bit, o: overflow bit, n: count).
+ */
+const INT32_ATOM = /^(?:\(?-?\d{1,9}\)?|[lh][oi]\[\d+\]|[arvcon](?:_\d+_)?\d+)$/;
 
 /** The flag locals, as [local, cpu field]. */
 const FLAG_LOCALS: [string, string][] = [

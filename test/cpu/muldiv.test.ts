@@ -5,7 +5,8 @@
  * silicon by gen/gen-int-vectors.c (SIGFPE = #DE). Only CF/OF are defined after MUL/IMUL and
  * no flag after DIV/IDIV (SDM Vol.2 "Flags Affected"), so the other flags are masked.
  * Part 2: #DE delivery through the IDT (vector 0, state unchanged), our documented choice for
- * the undefined flags, memory operands and 32-bit protected mode.
+ * the undefined flags, memory operands, 32-bit protected mode, and 64-bit DIV by 32-bit
+ * divisors (the handler's BigInt-free path) against BigInt division.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -79,6 +80,28 @@ test("quotient/remainder signs: IDIV truncates toward zero, remainder has the di
   r = run("div ecx", B(0xffffffff), B(0xffffffff), B(0xfffffffe)) as Regs;
   assert.equal(r.rax, B(0xffffffff));
   assert.equal(r.rdx, B(0xfffffffe));
+});
+
+test("DIV r64 by a divisor below 2^32 (BigInt-free path) agrees with BigInt division", () => {
+  let x = 0x9e3779b9;
+  const next = (): bigint => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return BigInt(x >>> 0);
+  };
+  for (let n = 0; n < 200; n++) {
+    const d = [B(1), B(3), B(0xffffffff), B(0x80000000), next() | B(1), (next() >> BigInt(n % 31)) | B(1)][
+      n % 6
+    ];
+    const rdx = n % 3 === 0 ? B(0) : next() % d;
+    const rax = (next() << B(32)) | next();
+    const r = run("div rcx", rax, d, rdx, STATUS) as Regs;
+    const num = (rdx << B(64)) | rax;
+    assert.equal(r.rax, num / d, `rdx:rax ${rdx}:${rax} / ${d}`);
+    assert.equal(r.rdx, num % d, `rdx:rax ${rdx}:${rax} % ${d}`);
+    assert.equal(r.rflags & STATUS, STATUS);
+  }
 });
 
 test("undefined flags: MUL/IMUL set SF/ZF/PF from the low half and clear AF; DIV leaves flags", () => {

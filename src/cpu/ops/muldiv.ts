@@ -276,6 +276,15 @@ function div(byte: boolean) {
       const q = divU64by32(hi, cpu.lo[0] >>> 0, d);
       cpu.setReg(0, 4, q);
       cpu.setReg(2, 4, w.h);
+    } else if (dh === 0 && d !== 0 && cpu.hi[2] === 0 && cpu.lo[2] >>> 0 < d) {
+      // Divisor below 2^32 and RDX < divisor (so no #DE): RDX:RAX is three 32-bit digits
+      // with the top one below d, divided in two exact divU64by32 steps (no BigInt).
+      const qh = divU64by32(cpu.lo[2] >>> 0, cpu.hi[0] >>> 0, d);
+      const ql = divU64by32(w.h, cpu.lo[0] >>> 0, d);
+      cpu.lo[0] = ql;
+      cpu.hi[0] = qh;
+      cpu.lo[2] = w.h;
+      cpu.hi[2] = 0;
     } else {
       const dv = big(d, dh);
       const hi = big(cpu.lo[2], cpu.hi[2]);

@@ -2,7 +2,7 @@
  * Block compiler (src/cpu/jit) tests: random 64-bit loops built from the instruction forms the
  * compiler emits inline (ALU, shifts, MOV/LEA/MOVZX/MOVSX, loads and stores, Jcc/SETcc/CMOVcc
  * after every kind of flag-setting instruction) mixed with forms that go through handlers
- * (PUSHF/POP), run once interpreted only and once with blocks compiled
+ * (PUSHF/POP, SSE instructions with general-register operands), run once interpreted only and once with blocks compiled
  * after 1 or 3 executions (IMUL goes through jit/runtime.ts helpers when compiled). Registers, RFLAGS, RIP, the retired-instruction count after every
  * slice of a run split into odd-sized budgets, memory, and exceptions (a loop that walks off
  * mapped memory faults mid-block) must be identical. The loops' internal branches make
@@ -90,7 +90,7 @@ function randomInstr(r: Rng, label: () => string): string {
   const ra = w ? a : R32[a];
   const rb = w ? b : R32[b];
   const imm = r.pick([0, 1, -1, 2, 0x7f, -0x80, 0x80, 0x7fffffff, -0x80000000, 0x12345678, r.next() | 0]);
-  switch (r.int(20)) {
+  switch (r.int(21)) {
     case 0:
     case 1:
       return `${r.pick(ALU)} ${ra}, ${rb}`;
@@ -173,6 +173,16 @@ function randomInstr(r: Rng, label: () => string): string {
       return `cmp ${R8[a]}, ${R8[b]}\nset${r.pick(CC)} ${R8[r.pick(R64)]}`;
     case 18:
       return `${r.pick(["adc", "sbb"])} ${ra}, ${rb}\n${r.pick(["adc", "sbb"])} ${rb}, ${imm}`;
+    case 19:
+      // SSE handlers with general-register operands (only those are written back/reloaded).
+      return r.pick([
+        `movd xmm0, ${R32[a]}\nmovq ${b}, xmm0`,
+        `movq xmm1, ${a}\npextrw ${R32[b]}, xmm1, ${r.int(4)}`,
+        `cvtsi2sd xmm2, ${ra}\ncvttsd2si ${rb}, xmm2`,
+        `cvtsi2sd xmm3, ${ra}\ncomisd xmm3, xmm2\nset${r.pick(CC)} ${R8[b]}`,
+        `movzx r11d, ${R8[a]}\naddsd xmm2, qword ptr [rbp + r11*8 + ${r.int(64)}]\ncvttsd2si ${R32[b]}, xmm2`,
+        `${r.pick(ALU)} ${ra}, ${rb}\nmovd xmm4, ${R32[b]}\npaddd xmm4, xmm4\nmovd ${R32[a]}, xmm4`,
+      ]);
     default:
       return `nop dword ptr [rax + rax*1 + 0]`;
   }
@@ -236,6 +246,7 @@ function run(code: Uint8Array, seed: number, threshold: number, slices: number[]
   const m = machine(events);
   const { cpu, mem } = m;
   cpu.jitThreshold = threshold;
+  cpu.cr4 |= 0x600; // OSFXSR | OSXMMEXCPT: SSE instructions execute
   const r = new Rng(seed ^ 0x9e3779b9);
   // Values from a small pool make equal operands and boundary cases common.
   const pool = [0, 1, -1, 2, 0x7f, 0x80, 0x7fffffff, -0x80000000, 0x12345678];
@@ -272,17 +283,20 @@ function run(code: Uint8Array, seed: number, threshold: number, slices: number[]
 test("compiled blocks match the interpreter on random loops", () => {
   const before = compiledBlocks;
   const regionsBefore = compiledRegions;
+  let sseRan = 0;
   for (let p = 0; p < 80; p++) {
     const seed = (0x1234567 + p * 0x9e3779b1) >>> 0;
     const src = randomProgram(seed);
     const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
     const slices = [7, 13, 100, 333, 1000, 100_000];
     const ref = run(code, seed, Infinity, slices);
+    if (src.includes("xmm") && ref.events.length === 0) sseRan++;
     for (const th of [1, 3]) {
       const got = run(code, seed, th, slices);
       assert.deepEqual(got, ref, `program ${p} (threshold ${th}):\n${src}`);
     }
   }
+  assert.ok(sseRan > 0, "loops with SSE instructions ran without exceptions");
   assert.ok(compiledBlocks > before, "blocks were compiled");
   assert.ok(compiledRegions > regionsBefore, "loops of several blocks were compiled as regions");
 });

@@ -1062,11 +1062,24 @@ function genBody(g: Gen): void {
     // Handler call, as in the interpreter loop.
     g.flush();
     const h = g.hbase + idx;
-    g.emit(
-      `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ${SYNC_FLAGS} ${WRITE_BACK}rv = 0; ` +
-        `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; pr = PM[cpu.accessMode]; ` +
-        `pw = PM[3 + cpu.accessMode]; nr = cpu.nextRip;`,
-    );
+    const regs = handlerRegs(i);
+    if (regs === null) {
+      g.emit(
+        `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ${SYNC_FLAGS} ${WRITE_BACK}rv = 0; ` +
+          `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; pr = PM[cpu.accessMode]; ` +
+          `pw = PM[3 + cpu.accessMode]; nr = cpu.nextRip;`,
+      );
+    } else {
+      // Only the ModRM registers are written back and reloaded; the flags only when the
+      // instruction writes them (else the catch stores them if the handler throws: `fy`).
+      const fl = SSE_FLAG_WRITERS.has(i.opcode);
+      g.emit(
+        `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ` +
+          `${regs.map((r) => `/*WB${r}*/`).join("")}` +
+          `${fl ? SYNC_FLAGS : "fy = 1;"} H[${h}](cpu, I[${h}]); ${fl ? "" : "fy = 0;"} ` +
+          `${regs.map((r) => `/*RL${r}*/`).join("")}${fl ? LOAD_FLAGS : ""} sl = 1; nr = cpu.nextRip;`,
+      );
+    }
     g.flags = null;
     if (last) {
       g.emit(
@@ -1081,6 +1094,37 @@ function genBody(g: Gen): void {
     off = g.end;
   }
 }
+
+/**
+ * Opcodes whose handlers use no general register but the ModRM ones (reg, rm, base, index)
+ * and neither read EFLAGS nor change the privilege/AC state: the SSE/MMX/SSSE3/SSE4 maps
+ * (0F 10-1F, 28-2F, 50-7F, C2-C6, D0-FE but MASKMOVQ/MASKMOVDQU, 0F 38 xx, 0F 3A xx but
+ * PCMPESTRx/PCMPISTRx). A call of such a handler writes back and reloads only those
+ * registers, and stores/reloads the flags only for the instructions that set them
+ * (SSE_FLAG_WRITERS). Returns the registers, or null for any other instruction.
+ */
+function handlerRegs(i: Instr): number[] | null {
+  const o = i.opcode;
+  const known =
+    (o >= 0x110 && o <= 0x11f) ||
+    (o >= 0x128 && o <= 0x12f) ||
+    (o >= 0x150 && o <= 0x17f) ||
+    (o >= 0x1c2 && o <= 0x1c6) ||
+    (o >= 0x1d0 && o <= 0x1fe && o !== 0x1f7) ||
+    (o >= 0x200 && o <= 0x2ff) ||
+    (o >= 0x300 && o <= 0x3ff && !(o >= 0x360 && o <= 0x363));
+  if (!known) return null;
+  const regs = new Set<number>([i.reg & 15]);
+  if (i.mod === 3) regs.add(i.rm & 15);
+  if (i.base >= 0) regs.add(i.base);
+  if (i.index >= 0) regs.add(i.index);
+  // Byte registers AH..BH (no REX) live in registers 0-3.
+  if (i.rex === 0) for (const r of [...regs]) if (r >= 4 && r < 8) regs.add(r - 4);
+  return [...regs];
+}
+
+/** COMISS/COMISD/UCOMISS/UCOMISD (0F 2E/2F) and PTEST (0F 38 17) set flags. */
+const SSE_FLAG_WRITERS = new Set([0x12e, 0x12f, 0x217]);
 
 /** Number of blocks compiled (diagnostics). */
 export let compiledBlocks = 0;
@@ -1233,7 +1277,8 @@ const RELOAD = "/*RL*/";
  * a REP string instruction's completed iterations before an exit) — and around every handler
  * call (written back before, reloaded after). Between those points cpu.lo/cpu.hi may be out
  * of date: only a handler call or leaving the function makes them visible, which is what the
- * interpreter's state amounts to at those points. (Hooks called from a slow-path memory
+ * interpreter's state amounts to at those points. The comment markers WB<n> and RL<n> write
+ * back or reload one register (handler calls that touch only some, handlerRegs). (Hooks called from a slow-path memory
  * access — MMIO handlers, code-write listeners — see the registers as of the function's last
  * write-back; none of them reads GPRs.)
  */
@@ -1253,6 +1298,11 @@ function cacheRegisters(code: string): { code: string; decls: string; writeBack:
     .replace(/\blo\[(\d+)\]/g, "R$1")
     .replace(/\bhi\[(\d+)\]/g, "Q$1")
     .replaceAll("return;", "break x;")
+    .replace(/\/\*(WB|RL)(\d+)\*\//g, (_, w: string, d: string) => {
+      const n = Number(d);
+      if (!used.has(n)) return "";
+      return w === "WB" ? `lo[${n}] = R${n}; hi[${n}] = Q${n}; ` : `R${n} = lo[${n}]; Q${n} = hi[${n}]; `;
+    })
     .replaceAll(WRITE_BACK, writeBack === "" ? "" : `${writeBack} `)
     .replaceAll(RELOAD, reload === "" ? "" : `${reload} `);
   return { code: out, decls, writeBack };
@@ -1292,11 +1342,11 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296);\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
-    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, po = D, ` +
+    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, po = D, fy = 0, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
     `${body.decls}\n` +
-    `try { x: for (;;) {\nif (done !== 0 && !${LOOP_OK}) { xo = po; xn = 0; break x; }\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } cpu.icount += done + k; throw e; }\n` +
+    `try { x: for (;;) {\nif (done !== 0 && !${LOOP_OK}) { xo = po; xn = 0; break x; }\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } if (fy !== 0) { ${SYNC_FLAGS} } cpu.icount += done + k; throw e; }\n` +
     `xr = r0 + xo; cpu.rip = xr; cpu.nextRip = xr; cpu.icount += done + xn; cpu.bailBlock = B[xb]; cpu.bailIdx = xk;\n` +
     `${SYNC_FLAGS}\n${body.writeBack}\n};`;
   return { src, handlers, instrs, offsets };

@@ -1278,9 +1278,12 @@ const RELOAD = "/*RL*/";
  * call (written back before, reloaded after). Between those points cpu.lo/cpu.hi may be out
  * of date: only a handler call or leaving the function makes them visible, which is what the
  * interpreter's state amounts to at those points. The comment markers WB<n> and RL<n> write
- * back or reload one register (handler calls that touch only some, handlerRegs). (Hooks called from a slow-path memory
- * access — MMIO handlers, code-write listeners — see the registers as of the function's last
- * write-back; none of them reads GPRs.)
+ * back or reload one register (handler calls that touch only some, handlerRegs). Inline
+ * memory accesses never reach a hook (anything but plain RAM bails out to the interpreter);
+ * a hook reached during a handler call that writes back only its ModRM registers (an MMIO
+ * handler of its memory operand, a code-write listener) sees the other registers as of the
+ * last write-back — device models do not read GPRs, and an exit or fault thrown from there
+ * writes everything back in the catch before run() returns.
  */
 function cacheRegisters(code: string): { code: string; decls: string; writeBack: string } {
   const used = new Set<number>();

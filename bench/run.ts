@@ -305,6 +305,17 @@ export function runPinvm(o: BenchOptions, entry: "multiboot" | "direct"): PinvmR
     if (port >= COM1 && port < COM1 + 8) return 0;
     return size === 1 ? 0xff : size === 2 ? 0xffff : 0xffffffff;
   };
+  // IA32_APIC_BASE (1BH) belongs to the local APIC, which the hypervisor models (src/hv):
+  // this minimal PC answers the guest runtime's start-up read with the power-up value of a
+  // bootstrap processor (base FEE00000H, BSP and global enable set; SDM Vol.3 11.4.4) and
+  // accepts writes; every other MSR the CPU does not own gets #GP, as before.
+  let apicBase = 0xfee00900;
+  hooks.rdmsr = (index) => (index === 0x1b ? { lo: apicBase, hi: 0 } : "gp");
+  hooks.wrmsr = (index, lo, hi) => {
+    if (index !== 0x1b || hi !== 0) return false;
+    apicBase = lo >>> 0;
+    return true;
+  };
   cpu = new Cpu(mem, hooks);
 
   if (entry === "direct") {

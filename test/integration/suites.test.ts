@@ -75,6 +75,148 @@ const DEVIATIONS: Record<string, string> = {
     "SDM Vol.2 MOV (control registers): #GP(0) for CR0.NW=1 with CD=0, PG=1 with PE=0, reserved CR4 bits; QEMU 7.2 TCG accepts them (docs/tcg-deviations.md #7, #8)",
 };
 
+/**
+ * Lines each run must print as `ok <name>`: at least one check per requirement of issue 6 (so a
+ * requirement cannot silently turn into a skip, e.g. an AP that did not start or a reset that
+ * did not happen). Keys: the suite name, or `cr_pinning/<profile>` for the pinning runs.
+ */
+const REQUIRED_OK: Record<string, string[]> = {
+  paging_protections: [
+    // SMEP: supervisor fetch from a user page: #PF, error P|I/D (SDM Vol.3 4.6.1, 4.7), CR2, RIP.
+    "smep.off.cpl0-fetch-user.no-fault",
+    "smep.on.cpl0-fetch-user.error",
+    "smep.on.cpl0-fetch-user.cr2",
+    "smep.on.cpl0-fetch-user.rip",
+    // SMAP: explicit accesses with AC=0 fault, STAC (AC=1) allows them, implicit ones fault anyway.
+    "smap.on.ac0.cpl0-read-user.error",
+    "smap.on.ac0.cpl0-write-user.error",
+    "smap.on.ac1.cpl0-read-user.no-fault",
+    "smap.on.ac1.cpl0-write-user.no-fault",
+    "smap.off.implicit-ldt-read.no-fault",
+    "smap.on.ac1.implicit-ldt-read.error",
+    "smap.on.ac1.implicit-ldt-read.cr2",
+    "smap.on.ac0.implicit-ldt-read.error",
+    // CR0.WP: a supervisor write to a read-only page faults only with WP=1.
+    "wp.off.cpl0-write-kernel-ro.no-fault",
+    "wp.on.cpl0-write-kernel-ro.error",
+    "wp.on.cpl3-write-user-ro.error",
+    // NX.
+    "nx.cpl0-fetch-xd.error",
+    "nx.cpl3-fetch-xd.error",
+    "nx.cpl0-read-xd.no-fault",
+    // UMIP: the five instructions at CPL 3 -> #GP(0).
+    ...["sgdt", "sidt", "sldt", "smsw", "str"].flatMap((i) => [
+      `umip.on.cpl3.${i}.vector`,
+      `umip.on.cpl3.${i}.error`,
+      `umip.off.cpl3.${i}.no-fault`,
+      `umip.on.cpl0.${i}.no-fault`,
+    ]),
+  ],
+  reset_init: [
+    "ap.sipi1.cs",
+    "ap.sipi1.ip",
+    "ap.sipi1.edx-signature",
+    "ap.sipi1.dr6",
+    "ap.sipi1.dr7",
+    "ap.sipi1.efer",
+    "ap.init.ds",
+    "ap.init.ss",
+    "ap.init.star-kept",
+    "ap.init.lstar-kept",
+    "ap.init.pat-kept",
+    "ap.init.fcw-kept",
+    "ap.init.st0-significand-kept",
+    "ap.init.xmm0-lo-kept",
+    "ap.init.mxcsr-kept",
+    "ap.init.tsc-not-reset",
+    "ap.init.apic-id",
+    "ap.init.dr6",
+    "ap.init.dr7",
+    "ap.init.cr2",
+    "bsp.reset.pat",
+    "bsp.reset.efer",
+    "bsp.reset.dr7",
+    "ap.reset.cs",
+    "ap.reset.pat",
+  ],
+  "cr_pinning/rfc2019": [
+    "rfc2019-cr4-allowed",
+    "rfc2019-pin-cr4-pge-gp",
+    "rfc2019-pin-cr4-smep",
+    "rfc2019-clear-smep-gp",
+    "rfc2019-clear-smep-cr4-unchanged",
+    "rfc2019-sticky-clear-smep-gp",
+    "rfc2019-clear-wp-gp",
+    "rfc2019-clear-wp-cr0-unchanged",
+    "cr0-clts-wp-pinned",
+    "cr0-lmsw-keeps-wp",
+    "unrelated-cr4-set-osxmmexcpt",
+    "ap-clear-smep-pinned-on-bsp-only",
+    "ap-clear-smep-pinned-gp",
+    "bsp-cr4-unchanged-by-ap",
+    "smm-rsm-cr4",
+    "smm-mov-cr4-allowed-in-smm",
+    "init-pins-kept",
+    "reset-wp-clearable",
+    "reset-smep-clearable",
+  ],
+  "cr_pinning/jun2020": [
+    "jun2020-cr4-allowed",
+    "jun2020-pin-cr4-high-pge-gp",
+    "jun2020-pin-cr4-high-smep",
+    "jun2020-clear-smep-gp",
+    "jun2020-clear-smep-cr4-unchanged",
+    "jun2020-cr4-high-zero-gp",
+    "jun2020-set-umip-gp",
+    "jun2020-clear-wp-gp",
+    "cr0-clts-wp-pinned",
+    "cr0-lmsw-keeps-wp",
+    "unrelated-cr4-set-osxmmexcpt",
+    "ap-clear-smep-pinned-on-bsp-only",
+    "ap-set-umip-pinned-low-gp",
+    "bsp-cr4-low-unchanged-by-ap",
+    "smm-rsm-cr4",
+    "smm-mov-cr4-allowed-in-smm",
+    "init-pins-cleared",
+    "reset-cr4-high-cleared",
+    "reset-cr0-high-cleared",
+    "reset-smep-clearable",
+  ],
+  "cr_pinning/heki2024": [
+    "heki-version",
+    "heki-bad-cr4-mask-pge",
+    "heki-lock-cr4-smep",
+    "heki-clear-smep-gp",
+    "heki-clear-smep-cr4-unchanged",
+    "heki-lock-cr0-wp",
+    "heki-clear-wp-gp",
+    "cr0-lmsw-keeps-wp",
+    "unrelated-cr4-set-osxmmexcpt",
+    "ap-heki-clear-smep-gp",
+    "ap-heki-clear-wp-gp",
+    "smm-rsm-cr4",
+    "reset-wp-clearable",
+    "reset-smep-clearable",
+  ],
+};
+
+/** The names of REQUIRED_OK[key] that the run did not print as `ok <name>`. */
+function missingOk(serial: string, key: string): string[] {
+  const lines = new Set(serial.split("\n"));
+  return (REQUIRED_OK[key] ?? []).filter((name) => !lines.has(`ok ${name}`));
+}
+
+/**
+ * The lines of a cr_pinning run without the two that name the hypervisor: QEMU's TCG signature
+ * and #UD on VMCALL against pinvm's KVM signature and -KVM_ENOSYS with pinning off.
+ */
+function withoutHypervisorLines(serial: string): string {
+  return serial
+    .split("\n")
+    .filter((l) => !l.startsWith("cpuid hypervisor=") && !l.startsWith("heki-probe "))
+    .join("\n");
+}
+
 /** What one run printed and how it ended. */
 interface SuiteRun {
   serial: string;
@@ -263,10 +405,19 @@ for (const suite of suites) {
     );
     assert.equal(summary.fail, 0, `failed checks under QEMU:\n${failLines(run.serial).join("\n")}`);
     assert.equal(decodeDebugExit(run.status), 0, `QEMU ${describe("qemu-tcg", run)}`);
+    if (suite === "cr_pinning") {
+      // QEMU offers no pinning: the suite must skip cleanly, with no check run at all.
+      assert.equal(summary.pass, 0, `cr_pinning ran checks under QEMU:\n${run.serial}`);
+      assert.ok(summary.skip > 0, "cr_pinning printed no skip under QEMU");
+      assert.match(run.serial, /^profile none$/m);
+    } else {
+      const missing = missingOk(run.serial, suite);
+      assert.deepEqual(missing, [], `required checks not passed under QEMU: ${missing.join(", ")}`);
+    }
   });
 
   /** One pinvm run of the suite, checked like the QEMU run and compared with it if asked. */
-  const pinvmTest = (name: string, extra: string[], compare: boolean): void => {
+  const pinvmTest = (name: string, extra: string[], compare: boolean, required = suite): void => {
     test(name, { skip: buildSkip ?? cliSkip }, async () => {
       const run = await runPinvm(elf, extra);
       console.log(`${name}: ${describe("pinvm", run)}`);
@@ -277,10 +428,16 @@ for (const suite of suites) {
       );
       assert.equal(summary.fail, 0, `failed checks under pinvm:\n${failLines(run.serial).join("\n")}`);
       assert.equal(decodeDebugExit(run.status), 0, `pinvm ${describe("pinvm", run)}\n${run.stderr}`);
+      const missing = missingOk(run.serial, required);
+      assert.deepEqual(missing, [], `required checks not passed under pinvm: ${missing.join(", ")}`);
       const qemu = qemuSerial.get(suite);
       if (compare && qemu !== undefined) {
         const problems = compareLines(run.serial, qemu);
         assert.deepEqual(problems, [], `pinvm and QEMU TCG differ:\n${problems.join("\n")}`);
+      }
+      if (suite === "cr_pinning" && extra.join(" ") === "--cr-pin off" && qemu !== undefined) {
+        // Pinning off: the same clean skips as under QEMU, line for line but the hypervisor's name.
+        assert.equal(withoutHypervisorLines(run.serial), withoutHypervisorLines(qemu));
       }
     });
   };
@@ -296,17 +453,55 @@ for (const suite of suites) {
   for (const profile of PIN_PROFILES) {
     // With pinning off every pinning check skips, as under QEMU (the lines differ only in the
     // hypervisor signature: KVM's under pinvm, TCG's under QEMU).
-    pinvmTest(`suite cr_pinning: pinvm --cr-pin ${profile}`, ["--cr-pin", profile], false);
+    pinvmTest(
+      `suite cr_pinning: pinvm --cr-pin ${profile}`,
+      ["--cr-pin", profile],
+      false,
+      `cr_pinning/${profile}`,
+    );
   }
-  // RSM restoring a CR4 without the pinned SMEP: rfc2019 restores it as is; jun2020 stops the
-  // VM with an internal error (status 3) right after the guest's "smm-violate: SMI" line.
+  // INIT-SIPI of an AP with the other --pins-on-init than the profile's default: the suite is
+  // told (init=) what to expect and must observe it (rfc2019 clear, jun2020 keep).
+  for (const [profile, onInit] of [
+    ["rfc2019", "clear"],
+    ["jun2020", "keep"],
+  ] as const) {
+    test(
+      `suite cr_pinning: pinvm --cr-pin ${profile} --pins-on-init ${onInit}`,
+      { skip: buildSkip ?? cliSkip },
+      async () => {
+        const run = await runPinvm(elf, [
+          "--cr-pin",
+          profile,
+          "--pins-on-init",
+          onInit,
+          "-append",
+          `init=${onInit}`,
+        ]);
+        console.log(`suite cr_pinning --pins-on-init ${onInit}: ${describe(`pinvm ${profile}`, run)}`);
+        assert.equal(parseSummary(run.serial)?.fail, 0, failLines(run.serial).join("\n"));
+        assert.equal(decodeDebugExit(run.status), 0, run.stderr);
+        assert.match(run.serial, new RegExp(`^init-pins-observed ${onInit}$`, "m"));
+        assert.match(run.serial, new RegExp(`^ok init-pins-${onInit === "keep" ? "kept" : "cleared"}$`, "m"));
+      },
+    );
+  }
+  // RSM restoring a CR4 without the pinned SMEP: rfc2019 and heki2024 restore it as is (neither
+  // checks RSM); jun2020 stops the VM with an internal error (status 3) right after the guest's
+  // "smm-violate: SMI" line.
   test(
-    "suite cr_pinning smm-violate: rfc2019 continues, jun2020 stops the vCPU",
+    "suite cr_pinning smm-violate: rfc2019 and heki2024 continue, jun2020 stops the vCPU",
     { skip: buildSkip ?? cliSkip },
     async () => {
-      const rfc = await runPinvm(elf, ["--cr-pin", "rfc2019", "-append", "smm-violate"]);
-      assert.match(rfc.serial, /^ok smm-violate-restored-as-is$/m, rfc.serial);
+      for (const profile of ["rfc2019", "heki2024"]) {
+        const run = await runPinvm(elf, ["--cr-pin", profile, "-append", "smm-violate"]);
+        console.log(`suite cr_pinning smm-violate: ${describe(`pinvm ${profile}`, run)}`);
+        assert.match(run.serial, /^ok smm-violate-pin-smep$/m, run.serial);
+        assert.match(run.serial, /^ok smm-violate-restored-as-is$/m, run.serial);
+        assert.equal(decodeDebugExit(run.status), 0, run.stderr);
+      }
       const jun = await runPinvm(elf, ["--cr-pin", "jun2020", "-append", "smm-violate"]);
+      console.log(`suite cr_pinning smm-violate: pinvm jun2020: status ${jun.status} (3: vCPU stopped)`);
       assert.equal(jun.status, 3, `jun2020: status ${jun.status}\n${jun.stderr}`);
       assert.match(jun.serial, /smm-violate: SMI[^\n]*\n$/, "nothing after the SMI line");
       assert.match(jun.stderr, /refused on RSM|internal error|stopped by the hypervisor/);

@@ -4,6 +4,11 @@
  * `pinvm` can boot its built-in demo guest on a fresh checkout without gcc.
  *
  * Usage: make -C guests && node guests/embed-demo.mjs
+ *        node guests/embed-demo.mjs --check [--elf PATH]
+ *
+ * --check writes nothing: it builds the text from the ELF (default guests/build/demo.elf, or
+ * PATH) and exits 1 when it differs from the committed src/vmm/demo-image.ts (CI runs this on a
+ * clean build: test/integration/demo-image.test.ts).
  *
  * The image is stripped of symbols (objcopy --strip-all) to keep the embedded text small;
  * the guests build is reproducible, so the output changes only when the demo or the guest
@@ -17,7 +22,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const source = join(root, "guests", "build", "demo.elf");
+const args = process.argv.slice(2);
+const check = args.includes("--check");
+const elfFlag = args.indexOf("--elf");
+const source = elfFlag >= 0 ? args[elfFlag + 1] : join(root, "guests", "build", "demo.elf");
 const target = join(root, "src", "vmm", "demo-image.ts");
 
 const work = mkdtempSync(join(tmpdir(), "pinvm-demo-"));
@@ -55,5 +63,16 @@ export function demoImage(): Uint8Array {
   return bytes;
 }
 `;
-writeFileSync(target, text);
-process.stdout.write(`wrote ${target} (${bytes.length} bytes of image)\n`);
+if (check) {
+  const committed = readFileSync(target, "utf8");
+  if (committed !== text) {
+    process.stderr.write(`${target} is not reproduced by ${source} (${bytes.length} bytes of image)\n`);
+    process.exit(1);
+  }
+  process.stdout.write(
+    `${target} reproduced byte for byte from ${source} (${bytes.length} bytes of image)\n`,
+  );
+} else {
+  writeFileSync(target, text);
+  process.stdout.write(`wrote ${target} (${bytes.length} bytes of image)\n`);
+}

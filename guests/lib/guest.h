@@ -372,6 +372,13 @@ struct ap_entry_state {
     uint16_t fcw, fsw, ftw; /* x87 control, status and (full) tag word, by FNSTENV/FLDENV */
     uint16_t pad;
     uint64_t tsc;
+    /* The trampoline's segment probes (smp_trampoline.S): IVT entry 13 as it wrote it (its own
+     * #GP handler), then DS:34H, FS:34H, GS:34H read before those registers were loaded (equal
+     * to the marker when the base is 0), and per segment DS, ES, FS, GS, SS the vector of a byte
+     * read at offset FFFFH and at 10000H with a 32-bit address (0 = no fault). */
+    uint32_t ivt_marker;
+    uint32_t base_probe[3];
+    uint8_t limit_fault[10];
 };
 /* The record of the latest SIPI entry (valid after smp_start_ap returned 0). */
 extern volatile struct ap_entry_state smp_ap_entry;
@@ -385,6 +392,11 @@ typedef void (*ap_function)(uint32_t cpu, uint64_t arg);
  * (1..SMP_MAX_CPUS-1). When fn returns the AP marks itself done and halts (CLI; HLT), so it
  * can be INITed and started again. Returns 0, or -1 if the AP did not start. */
 int smp_start_ap(uint32_t dest_apic_id, uint32_t cpu, ap_function fn, uint64_t arg);
+/* The same with another SIPI vector (01H..9FH): the trampoline is copied to vector << 12 and
+ * the AP starts there at CS = vector << 8, IP = 0 (SDM Vol.3 "MP Initialization": the SIPI
+ * vector names the 4 KiB page of the start-up code). The page must be free RAM below 1 MiB:
+ * not 9000H (Multiboot info under QEMU and pinvm) nor the BIOS areas (A0000H and up). */
+int smp_start_ap_vector(uint32_t dest_apic_id, uint32_t cpu, ap_function fn, uint64_t arg, uint8_t vector);
 /* Waits until the AP in slot cpu returned from its function; 0 when done, -1 on timeout. */
 int smp_wait_ap(uint32_t cpu);
 /* Shared flags per slot, written by the AP: started (entered fn) and done (fn returned). */

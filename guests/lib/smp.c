@@ -28,9 +28,12 @@ static volatile ap_function ap_fn;
 static volatile uint64_t ap_arg;
 static volatile uint32_t ap_cpu;
 
+/* Where the trampoline was copied for the latest start (SIPI vector << 12). */
+static uint64_t trampoline_addr = SMP_TRAMPOLINE_ADDR;
+
 /* The trampoline's record area, in its copy below 1 MiB (offsets as TR_* in smp_trampoline.S). */
 static uint8_t *trampoline_record(void) {
-    return (uint8_t *)(SMP_TRAMPOLINE_ADDR + (uint64_t)(smp_trampoline_record - smp_trampoline_start));
+    return (uint8_t *)(trampoline_addr + (uint64_t)(smp_trampoline_record - smp_trampoline_start));
 }
 
 static uint32_t rec32(const uint8_t *r, int off) {
@@ -80,6 +83,9 @@ static void decode_record(void) {
     e->fsw = rec16(r, 114);
     e->ftw = rec16(r, 128 + 4); /* tag word of the 16-bit FNSTENV image (SDM Vol.1 8.1.10) */
     e->tsc = (uint64_t)rec32(r, 120) | ((uint64_t)rec32(r, 124) << 32);
+    e->ivt_marker = rec32(r, 152);
+    for (int i = 0; i < 3; i++) e->base_probe[i] = rec32(r, 156 + 4 * i);
+    for (int i = 0; i < 10; i++) e->limit_fault[i] = r[168 + i];
 }
 
 void smp_ap_main(void) {
@@ -104,11 +110,16 @@ static int wait_flag(volatile uint32_t *flag, long loops) {
 }
 
 int smp_start_ap(uint32_t dest_apic_id, uint32_t cpu, ap_function fn, uint64_t arg) {
-    if (cpu == 0 || cpu >= SMP_MAX_CPUS) return -1;
+    return smp_start_ap_vector(dest_apic_id, cpu, fn, arg, SMP_SIPI_VECTOR);
+}
+
+int smp_start_ap_vector(uint32_t dest_apic_id, uint32_t cpu, ap_function fn, uint64_t arg, uint8_t vector) {
+    if (cpu == 0 || cpu >= SMP_MAX_CPUS || vector < 0x01 || vector > 0x9F) return -1;
     apic_init();
+    trampoline_addr = (uint64_t)vector << 12;
     uint64_t size = (uint64_t)(smp_trampoline_end - smp_trampoline_start);
-    memcpy((void *)SMP_TRAMPOLINE_ADDR, smp_trampoline_start, size);
-    uint8_t *gdtr = (uint8_t *)(SMP_TRAMPOLINE_ADDR + (uint64_t)(smp_trampoline_gdtr - smp_trampoline_start));
+    memcpy((void *)trampoline_addr, smp_trampoline_start, size);
+    uint8_t *gdtr = (uint8_t *)(trampoline_addr + (uint64_t)(smp_trampoline_gdtr - smp_trampoline_start));
     struct __attribute__((packed)) {
         uint16_t limit;
         uint64_t base;
@@ -131,9 +142,9 @@ int smp_start_ap(uint32_t dest_apic_id, uint32_t cpu, ap_function fn, uint64_t a
 
     if (apic_send_init(dest_apic_id)) return -1;
     delay(10000); /* 10 ms */
-    if (apic_send_sipi(dest_apic_id, SMP_SIPI_VECTOR)) return -1;
+    if (apic_send_sipi(dest_apic_id, vector)) return -1;
     delay(200); /* 200 us */
-    if (!smp_ap_started[cpu] && apic_send_sipi(dest_apic_id, SMP_SIPI_VECTOR)) return -1;
+    if (!smp_ap_started[cpu] && apic_send_sipi(dest_apic_id, vector)) return -1;
     return wait_flag(&smp_ap_started[cpu], AP_START_WAIT);
 }
 

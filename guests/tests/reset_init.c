@@ -10,12 +10,18 @@
  *   ap.sipi1.*   an AP started with INIT-SIPI-SIPI records its registers at the SIPI entry,
  *                before changing anything: CS = vector << 8, IP = 0, EDX = CPUID.1.EAX, other
  *                GPRs 0, EFLAGS 2, data segments 0, CR0 = ET (CD/NW as they were), CR2-4 0,
- *                DR6 FFFF0FF0H, DR7 400H, EFER 0, GDTR/IDTR base 0 limit FFFFH, x87 and MXCSR.
+ *                DR6 FFFF0FF0H, DR7 400H, EFER 0, GDTR/IDTR base 0 limit FFFFH, x87 and MXCSR;
+ *                DS/FS/GS base 0 and DS/ES/FS/GS/SS limit FFFFH, by the trampoline's probes.
  *   The AP then changes what INIT must keep (STAR, LSTAR, PAT, MTRRphysBase0, x87 control word
  *   and ST0, XMM0, MXCSR, XCR0) and what INIT must reset (CR2, DR6, DR7, APIC TPR/SVR/LVT timer),
  *   reads its TSC and halts; the BSP sends INIT-SIPI-SIPI again:
  *   ap.init.*    the second SIPI entry: INIT-reset rows reset, CR0.CD/NW kept (0), MSRs,
  *                x87/SSE state, APIC ID kept, TSC not reset (larger than before the INIT).
+ *   The AP then sets CR0.CD (NW stays 0) and halts; the BSP sends INIT and a SIPI with another
+ *   vector (20H):
+ *   ap.init2.*   the third SIPI entry: CS = 2000H (the start address follows the vector), and
+ *                CR0 = 40000010H: CD kept as 1, NW kept as 0, the rest INIT's (a value that
+ *                tells "kept" from both the power-up value 60000010H and "cleared" 10H).
  *   The BSP changes STAR/LSTAR/PAT/DR7, saves its counts and TSC at 64 MiB (RAM survives a
  *   reset under QEMU and pinvm; the loader rewrites only the image) and resets the machine
  *   through 0xCF9 (write 06H).
@@ -34,12 +40,17 @@
  *   tcg-reset-ftw       state table gives FCW 0040H, FTW 5555H.
  *   tcg-init-mtrr       QEMU's INIT zeroes the variable MTRRs; the state table keeps MTRRs.
  *   tcg-reset-tsc       QEMU TCG's TSC keeps counting across RESET; the state table gives 0.
+ *   tcg-segment-limit   QEMU TCG checks no segment limits: a real-mode read at offset 10000H
+ *                       completes; with the state table's limit FFFFH it is #GP(0) (#SS(0)
+ *                       for SS), SDM Vol.2 MOV "Real-Address Mode Exceptions", Vol.3 20.1.1.
  * Output: one line per check, `SUMMARY pass=N fail=M skip=K` (both boots) and `done`.
  */
 #include "guest.h"
 
 #define AP_APIC_ID 1
 #define AP_SLOT 1
+/* A second SIPI vector: start-up code at 20000H (free RAM under QEMU and pinvm). */
+#define AP_SIPI_VECTOR2 0x20
 #define CARRY_ADDR 0x4000000UL /* 64 MiB */
 #define CARRY_MAGIC 0x52535449u /* "ITSR" */
 
@@ -93,7 +104,7 @@ struct carry {
 };
 
 static volatile struct ap_report ap_first, ap_second, ap_after_reset;
-static struct ap_entry_state sipi1, sipi2, sipi3;
+static struct ap_entry_state sipi1, sipi2, sipi3, sipi4;
 
 /* ---------------------------------------------------------------- AP side */
 
@@ -191,6 +202,13 @@ static void ap_second_run(uint32_t cpu, uint64_t arg) {
     ap_second.st0_exponent = (uint64_t)st0[8] | ((uint64_t)st0[9] << 8);
     ap_second.xmm0_lo = xmm[0];
     ap_second.xmm0_hi = xmm[1];
+    /* For ap.init2: CD=1 with NW=0 (a valid combination, SDM Vol.3 Table 11-5), kept by INIT. */
+    load_cr0(read_cr0() | CR0_CD);
+}
+
+static void ap_third_run(uint32_t cpu, uint64_t arg) {
+    (void)cpu;
+    (void)arg;
 }
 
 static void ap_after_reset_run(uint32_t cpu, uint64_t arg) {
@@ -225,8 +243,8 @@ static void copy_entry(struct ap_entry_state *dst) {
 
 /* The INIT rows every SIPI entry must show (state table, INIT column; SIPI: SDM Vol.3
  * "MP Initialization", CS = vector << 8 with base vector << 12, IP 0). */
-static void check_sipi_entry(const char *p, const struct ap_entry_state *e) {
-    check_eq(nm(p, "cs"), e->cs, SMP_SIPI_VECTOR << 8);
+static void check_sipi_entry(const char *p, const struct ap_entry_state *e, uint32_t vector) {
+    check_eq(nm(p, "cs"), e->cs, vector << 8);
     check_eq(nm(p, "ip"), e->ip, 0);
     check_eq(nm(p, "edx-signature"), e->edx, cpuid1_eax());
     check_eq(nm(p, "eax"), e->eax, 0);
@@ -253,8 +271,25 @@ static void check_sipi_entry(const char *p, const struct ap_entry_state *e) {
     check_eq(nm(p, "gdtr-limit"), e->gdtr_limit, 0xFFFF);
     check_eq(nm(p, "idtr-base"), e->idtr_base, 0);
     check_eq(nm(p, "idtr-limit"), e->idtr_limit, 0xFFFF);
-    report_skip(nm(p, "segment-base-limit-ar"),
-                "not readable in real mode (LAR/LSL are #UD); the entry at vector<<12 shows CS.base");
+    /* Data segments after INIT: selector 0 (above), base 0, limit FFFFH (state table), seen by
+     * the trampoline's probes: DS/FS/GS:34H read the IVT entry it wrote at physical 34H, and a
+     * read at offset 10000H is beyond the limit: #GP(0), #SS(0) for SS (SDM Vol.2 MOV,
+     * "Real-Address Mode Exceptions"); one at FFFFH is inside it. CS base: the entry itself. */
+    static const char *const base_names[] = {"ds-base", "fs-base", "gs-base"};
+    for (int i = 0; i < 3; i++) check_eq(nm(p, base_names[i]), e->base_probe[i], e->ivt_marker);
+    static const char *const segs[] = {"ds", "es", "fs", "gs", "ss"};
+    for (int i = 0; i < 5; i++) {
+        char within[24], beyond[24];
+        size_t n = strlen(segs[i]);
+        memcpy(within, segs[i], n);
+        memcpy(within + n, "-limit-ffff", 12);
+        memcpy(beyond, segs[i], n);
+        memcpy(beyond + n, "-limit-10000", 13);
+        check_eq(nm(p, within), e->limit_fault[2 * i], 0);
+        /* QEMU 7.2 TCG checks no segment limits: the read completes (docs/tcg-deviations.md #18). */
+        check_sdm(nm(p, beyond), e->limit_fault[2 * i + 1], i == 4 ? 12 : VEC_GP, 0, "tcg-segment-limit");
+    }
+    report_skip(nm(p, "segment-ar"), "access rights are not readable in real mode (LAR is #UD)");
     report_skip(nm(p, "ldtr-tr"), "SLDT/STR are #UD in real mode");
     report_skip(nm(p, "r8-r15"), "not readable in real mode");
 }
@@ -279,7 +314,7 @@ static void first_ap_checks(void) {
         report("ap.first-run-returned", 0);
         return;
     }
-    check_sipi_entry("ap.sipi1", &sipi1);
+    check_sipi_entry("ap.sipi1", &sipi1, SMP_SIPI_VECTOR);
     /* First SIPI after power-up: x87 and MXCSR as power-up left them (INIT keeps them). Under
      * QEMU, SeaBIOS ran on the AP first: it does not use the x87. */
     check_sdm("ap.sipi1.fcw", sipi1.fcw, 0x0040, 0x037F, "tcg-reset-fcw");
@@ -303,7 +338,7 @@ static void first_ap_checks(void) {
         report("ap.second-run-returned", 0);
         return;
     }
-    check_sipi_entry("ap.init", &sipi2);
+    check_sipi_entry("ap.init", &sipi2, SMP_SIPI_VECTOR);
     check_sdm("ap.init.cr0", sipi2.cr0, CR0_ET, 0x60000010, "tcg-init-cr0");
     check_eq("ap.init.star-kept", ap_second.star, AP_STAR);
     check_eq("ap.init.lstar-kept", ap_second.lstar, AP_LSTAR);
@@ -324,6 +359,21 @@ static void first_ap_checks(void) {
     check_eq("ap.init.xmm0-hi-kept", ap_second.xmm0_hi, XMM_PATTERN_HI);
     check("ap.init.tsc-not-reset", sipi2.tsc > tsc_before_init);
     check_apic_after_init("ap.init", &ap_second);
+
+    /* INIT again, the AP having set CR0.CD, and a SIPI with vector 20H. */
+    if (smp_start_ap_vector(AP_APIC_ID, AP_SLOT, ap_third_run, 0, AP_SIPI_VECTOR2) != 0) {
+        report("ap.init2.restarted", 0);
+        return;
+    }
+    copy_entry(&sipi4);
+    if (smp_wait_ap(AP_SLOT) != 0) {
+        report("ap.third-run-returned", 0);
+        return;
+    }
+    check_sipi_entry("ap.init2", &sipi4, AP_SIPI_VECTOR2);
+    /* State table, INIT column, note: CD and NW are unchanged by INIT: 40000010H here. QEMU 7.2
+     * TCG's INIT loads 60000010H (docs/tcg-deviations.md #13). */
+    check_sdm("ap.init2.cr0-cd-kept", sipi4.cr0, CR0_CD | CR0_ET, 0x60000010, "tcg-init-cr0");
 }
 
 static void check_bsp_entry(const char *p, int after_reset) {
@@ -398,7 +448,7 @@ static int second_boot(void) {
     apic_init();
     if (smp_start_ap(AP_APIC_ID, AP_SLOT, ap_after_reset_run, 0) == 0 && smp_wait_ap(AP_SLOT) == 0) {
         copy_entry(&sipi3);
-        check_sipi_entry("ap.reset", &sipi3);
+        check_sipi_entry("ap.reset", &sipi3, SMP_SIPI_VECTOR);
         check_eq("ap.reset.pat", ap_after_reset.pat, PAT_POWER_UP_VALUE);
         value_line("ap.reset.star", ap_after_reset.star);
         value_line("ap.reset.lstar", ap_after_reset.lstar);

@@ -102,6 +102,10 @@ export const RESET_STATE = {
     "IA32_APIC_BASE FEE00000H with EN; BSP bit (8) set on the bootstrap processor only; unchanged by INIT",
   ),
   smbase: hwOnly(0x30000, "SMBASE 30000H; unchanged by INIT"),
+  mtrr: hwOnly(
+    0,
+    "Fixed and variable MTRRs and IA32_MTRR_DEF_TYPE: disabled (0) on power-up/RESET; unchanged by INIT (SDM 9.1: 'the internal caches, MSRs, MTRRs, and x87 FPU state are left unchanged')",
+  ),
   otherMsrs: {
     powerUp: { set: 0 },
     reset: { set: 0 },

@@ -84,6 +84,9 @@ function dirty(v: Vcpu): void {
     { index: MSR.IA32_STAR, value: 0x0023001000000000n },
     { index: MSR.IA32_LSTAR, value: 0xffff_8000_0000_1000n },
     { index: MSR_SMBASE, value: 0xa0000n },
+    { index: MSR.IA32_MTRR_DEF_TYPE, value: 0x806n }, // E = 1, default type WB
+    { index: MSR.IA32_MTRR_PHYSBASE0, value: 0x80000006n }, // 2 GiB, WB
+    { index: MSR.IA32_MTRR_PHYSMASK0, value: 0xff80000800n }, // 2 GiB (mask bits 39:31, MAXPHYADDR 40), V = 1
     { index: CR4_PINNED_RFC2019, value: BigInt(CR4_SMEP) },
   ]);
 }
@@ -134,6 +137,9 @@ function observe(v: Vcpu) {
     xcr0: Number(v.getXcr0()),
     apicBase: v.getMsr(MSR.IA32_APIC_BASE),
     smbase: Number(v.getMsr(MSR_SMBASE)),
+    mtrr: [MSR.IA32_MTRR_DEF_TYPE, MSR.IA32_MTRR_PHYSBASE0, MSR.IA32_MTRR_PHYSMASK0].map((i) =>
+      Number(v.getMsr(i)),
+    ),
     otherMsrs: [v.getMsr(MSR.IA32_STAR), v.getMsr(MSR.IA32_LSTAR)],
     pins: v.getMsr(CR4_PINNED_RFC2019),
     mpState: v.getMpState(),
@@ -154,7 +160,10 @@ for (const kind of ["power-on", "reset", "init"] as const) {
     ap.reset(kind);
     const after = observe(bsp);
     const T = RESET_STATE;
+    // Rows asserted below; at the end it must hold every row of the table (bar `tlb`).
+    const covered = new Set<string>();
     const check = <K extends keyof typeof after>(name: K, row: StateRow<unknown>, expected: unknown) => {
+      covered.add(name);
       const a = action(row, kind);
       const want = a === "unchanged" ? before[name] : expected;
       assert.deepEqual(after[name], want, `row ${String(name)} after ${kind}`);
@@ -179,6 +188,7 @@ for (const kind of ["power-on", "reset", "init"] as const) {
     check("otherGprs", T.otherGprs, Array(8).fill(setOf(T.otherGprs)));
     // CR0: 60000010H on power-up/RESET; INIT keeps CD/NW, sets ET, clears the rest.
     assert.equal(after.cr0, kind === "init" ? (before.cr0 & 0x60000000) | 0x10 : 0x60000010, "row cr0");
+    covered.add("cr0");
     for (const name of [
       "cr2",
       "cr3",
@@ -206,10 +216,12 @@ for (const kind of ["power-on", "reset", "init"] as const) {
     check("tscAux", T.tscAux, setOf(T.tscAux));
     const pat = setOf(T.pat);
     check("pat", T.pat, pat && (BigInt(pat[1]) << 32n) | BigInt(pat[0]));
+    check("mtrr", T.mtrr, Array(3).fill(setOf(T.mtrr)));
     check("otherMsrs", T.otherMsrs, [0n, 0n]);
     // TSC: 0 after power-up/RESET (nothing has run since), counting on from before INIT.
     if (kind === "init") assert.ok(after.tsc >= tscBefore, "row tsc: INIT leaves the TSC running");
     else assert.equal(after.tsc, 0, "row tsc");
+    covered.add("tsc");
     // IA32_APIC_BASE: FEE00000H | EN, BSP bit on vCPU 0 only; unchanged by INIT.
     const apicRow = setOf(T.apicBase);
     assert.equal(
@@ -222,11 +234,21 @@ for (const kind of ["power-on", "reset", "init"] as const) {
       apicRow === undefined ? 0xfee00800n : BigInt(apicRow),
       "row apicBase (AP)",
     );
+    covered.add("apicBase");
     // mp state: the BSP runs from the reset vector, an AP waits for a SIPI.
     assert.equal(after.mpState, "runnable");
     assert.equal(observe(ap).mpState, "init-received");
     // CR pins: cleared by power-on and RESET, kept by INIT with pinsOnInit "keep".
     assert.equal(after.pins, kind === "init" ? BigInt(CR4_SMEP) : 0n, "CR4 pins");
+    // Every row of the table was asserted. `tlb` ("flush" for all three) is not observable
+    // through the host API, and from the guest every way back to paging after a reset
+    // (CR0.PG and CR3/CR4 loads) flushes anyway.
+    assert.deepEqual(
+      [...covered].sort(),
+      Object.keys(RESET_STATE)
+        .filter((k) => k !== "tlb")
+        .sort(),
+    );
   });
 }
 

@@ -77,6 +77,11 @@ export interface BoardOptions {
 /** A device with saved state, for snapshots and reset. */
 export interface BoardDevice {
   name: string;
+  /**
+   * Snapshot files written before this device's state was saved (pinvm before fw-cfg and
+   * debug-exit were) have no section for it: the restored device keeps its power-on state.
+   */
+  sectionMayBeAbsent?: boolean;
   reset?: () => void;
   save: () => unknown;
   load: (state: unknown) => void;
@@ -235,6 +240,22 @@ export class PcBoard {
         });
     });
     if (this.testdev) add("pc-testdev", this.testdev);
+    if (this.debugExit) {
+      add("debug-exit", this.debugExit);
+      this.devices[this.devices.length - 1].sectionMayBeAbsent = true;
+    }
+    // fw_cfg's contents are configuration (rebuilt by the Machine at every boot); its state is
+    // the selector, the read offset into the selected item and the DMA address's high half.
+    this.devices.push({
+      name: "fw-cfg",
+      sectionMayBeAbsent: true,
+      reset: () => this.fwCfg?.reset(),
+      save: () => (this.fwCfg ? this.fwCfg.save() : null),
+      load: (s) => {
+        if (this.fwCfg) this.fwCfg.load(s);
+        else if (s !== null) throw new Error("fw_cfg: saved state for a machine without fw_cfg");
+      },
+    });
   }
 
   /** The earliest time (ns) a device timer wants to fire, if any. */

@@ -14,6 +14,9 @@ import { PcMachine, type PcMachineOptions } from "../../src/vmm/machine.js";
 import { bootMachine } from "../../src/vmm/loaders/kernel-image.js";
 import { SnapshotError } from "../../src/vmm/snapshot/errors.js";
 import { restoreMachineSnapshot, saveMachineSnapshot } from "../../src/vmm/snapshot/machine-snapshot.js";
+import { decodeSnapshot, encodeSnapshot } from "../../src/vmm/snapshot/format.js";
+import type { SnapshotValue } from "../../src/vmm/snapshot/json-value.js";
+import { enterFlat32, load32 } from "../helpers/hv-guest.js";
 
 const GUESTS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "guests", "build");
 const RESET_INIT = join(GUESTS, "tests", "reset_init.elf");
@@ -153,4 +156,92 @@ test("RAM above 4 GiB: a q35 machine with 2 GiB + 768 MiB round-trips through a 
     () => restoreMachineSnapshot(file, { expect: { memoryBytes: 0xc000_0000 } }),
     (e: unknown) => e instanceof SnapshotError && e.reason === "mismatch",
   );
+});
+
+/**
+ * A guest that selects fw_cfg item 0 (the signature "QEMU", fw_cfg.rst), reads two of its
+ * bytes, writes 21H to isa-debug-exit (the machine stops there), then reads the next two
+ * bytes and writes them to isa-debug-exit as one 16-bit value.
+ */
+const FW_CFG_SPLIT_READ = [
+  "mov dx, 0x510",
+  "xor eax, eax",
+  "out dx, ax",
+  "mov dx, 0x511",
+  "in al, dx",
+  "in al, dx",
+  "mov eax, 0x21",
+  "out 0xf4, eax",
+  "mov dx, 0x511",
+  "in al, dx",
+  "mov bl, al",
+  "in al, dx",
+  "mov bh, al",
+  "movzx eax, bx",
+  "out 0xf4, eax",
+  "1: hlt",
+  "jmp 1b",
+].join("\n");
+
+function fwCfgGuestMachine(): PcMachine {
+  const m = new PcMachine({ memoryBytes: 4 << 20, debugExit: { iobase: 0xf4, iosize: 4 }, rtcStartMs: 0 });
+  load32(m.vm, FW_CFG_SPLIT_READ, 0x10000);
+  enterFlat32(m.vcpu, 0x10000, m.vm);
+  return m;
+}
+
+test("fw_cfg's selector and read offset and isa-debug-exit's latch travel in the snapshot", () => {
+  const a = fwCfgGuestMachine();
+  const first = a.run({ maxInstructions: 10_000 });
+  assert.equal(first.kind, "debug-exit");
+  if (first.kind === "debug-exit") assert.equal(first.guestCode, 0x21);
+  const bytes = saveMachineSnapshot(a);
+  const sections = Object.keys(decodeSnapshot(bytes).json);
+  for (const name of a.board.devices.map((d) => `device/${d.name}`)) assert.ok(sections.includes(name), name);
+  assert.ok(sections.includes("device/fw-cfg") && sections.includes("device/debug-exit"));
+
+  const b = restoreMachineSnapshot(bytes);
+  assert.equal(b.board.debugExit?.exitValue, 0x21, "the latched value is restored");
+  assert.deepEqual(b.board.fwCfg?.save(), a.board.fwCfg?.save());
+  // The restored guest continues its read of "QEMU" at the third byte: 'M' (4DH), 'U' (55H).
+  const second = b.run({ maxInstructions: 10_000 });
+  assert.equal(second.kind, "debug-exit");
+  if (second.kind === "debug-exit") assert.equal(second.guestCode, 0x554d);
+});
+
+test("a snapshot from before fw-cfg and debug-exit were saved still loads (power-on state)", () => {
+  const a = fwCfgGuestMachine();
+  a.run({ maxInstructions: 10_000 });
+  const contents = decodeSnapshot(saveMachineSnapshot(a));
+  delete contents.json["device/fw-cfg"];
+  delete contents.json["device/debug-exit"];
+  const b = restoreMachineSnapshot(encodeSnapshot(contents));
+  assert.equal(b.board.debugExit?.exitValue, null);
+  assert.equal(b.board.fwCfg?.selectedKey, 0);
+  // Other device sections are still required.
+  delete contents.json["device/pic"];
+  assert.throws(
+    () => restoreMachineSnapshot(encodeSnapshot(contents)),
+    (e: unknown) => e instanceof SnapshotError && /device\/pic/.test(e.message),
+  );
+});
+
+test("bad fw-cfg or debug-exit state in a snapshot is refused with SnapshotError", () => {
+  const a = fwCfgGuestMachine();
+  a.run({ maxInstructions: 10_000 });
+  const good = decodeSnapshot(saveMachineSnapshot(a));
+  const cases: [string, SnapshotValue][] = [
+    ["device/fw-cfg", { version: 1, selector: 0, offset: 5, dmaAddressHigh: 0 }], // "QEMU" has 4 bytes
+    ["device/fw-cfg", { version: 2, selector: 0, offset: 0, dmaAddressHigh: 0 }],
+    ["device/debug-exit", { version: 1, value: -1 }],
+    ["device/debug-exit", { version: 1 }],
+  ];
+  for (const [section, value] of cases) {
+    const contents = { ...good, json: { ...good.json, [section]: value } };
+    assert.throws(
+      () => restoreMachineSnapshot(encodeSnapshot(contents)),
+      (e: unknown) => e instanceof SnapshotError && e.message.includes("snapshot state refused"),
+      JSON.stringify(value),
+    );
+  }
 });

@@ -3,7 +3,9 @@
  * machine stop, and the emulator process exit with status (V << 1) | 1, so a test guest
  * can report a result that cannot be confused with a normal exit (0). Reads return
  * all-ones: the device has no readable register. Default placement: iobase 0xF4, 4 ports.
+ * The device latches the last value written (save/load carry it in snapshots).
  */
+import { StateReader } from "./device-state.js";
 
 /** Where the device sits, as QEMU's `-device isa-debug-exit,iobase=..,iosize=..`. */
 export interface DebugExitConfig {
@@ -58,24 +60,34 @@ export class DebugExit {
     this.onExit(v);
   }
 
-  /** The device state as a plain versioned object. */
-  saveState(): DebugExitState {
+  /** Power-on: no value written. */
+  reset(): void {
+    this.value = null;
+  }
+
+  /** The device state as a plain versioned object: the latched value, if the guest wrote one. */
+  save(): DebugExitState {
     return { version: DEBUG_EXIT_STATE_VERSION, value: this.value };
   }
 
-  /** Restores a state from saveState(). */
-  loadState(state: DebugExitState): void {
-    if (state?.version !== DEBUG_EXIT_STATE_VERSION) {
-      throw new Error(
-        `debug-exit: state version ${String(state?.version)} is not ${DEBUG_EXIT_STATE_VERSION}`,
-      );
-    }
-    if (
-      state.value !== null &&
-      (!Number.isInteger(state.value) || state.value < 0 || state.value > 0xffff_ffff)
-    ) {
-      throw new Error("debug-exit: state field value must be null or a 32-bit unsigned integer");
-    }
-    this.value = state.value;
+  /**
+   * Restores save() output (from an untrusted snapshot): checks everything first and throws
+   * DeviceStateError, leaving the device unchanged, on a bad state. Restoring a latched value
+   * does not call `onExit`: the exit it records has already been reported.
+   */
+  load(state: unknown): void {
+    const r = new StateReader("isa-debug-exit", state, DEBUG_EXIT_STATE_VERSION);
+    const raw = r.raw("value");
+    this.value = raw === null ? null : r.int("value", 0, 0xffff_ffff);
+  }
+
+  /** Same as save() (older name). */
+  saveState(): DebugExitState {
+    return this.save();
+  }
+
+  /** Same as load() (older name). */
+  loadState(state: unknown): void {
+    this.load(state);
   }
 }

@@ -9,7 +9,10 @@
  *   "machine/state"   the Machine's own counters (resets);
  *   "vm"              Vm.saveState (VM clock, pins and the CR-pinning audit log);
  *   "vcpu/N"          Vcpu.saveState of each vCPU;
- *   "device/NAME"     each board device's save();
+ *   "device/NAME"     each board device's save() (board.ts PcBoard.devices: PICs, I/O APIC,
+ *                     PIT, port 61h, RTC/CMOS, i8042, port 92h, 0xCF9, PCI host, ACPI PM,
+ *                     APM, debug consoles, COM ports, pc-testdev, isa-debug-exit's latch,
+ *                     fw_cfg's selector and read offset);
  *   "boot"            what was booted (kernel or BIOS file name, -append, module strings) and
  *                     binary "boot/image", "boot/module/N": the image bytes themselves, so a
  *                     restored machine boots the same kernel after a reset without the files
@@ -300,7 +303,10 @@ export function restoreMachineSnapshot(bytes: Uint8Array, options: RestoreOption
     }
     for (const d of machine.board.devices) {
       const s = contents.json[`device/${d.name}`];
-      if (s === undefined) malformed(`section "device/${d.name}" is missing`);
+      if (s === undefined) {
+        if (d.sectionMayBeAbsent) continue; // a file from before the device was saved
+        malformed(`section "device/${d.name}" is missing`);
+      }
       d.load(s);
     }
   } catch (e) {

@@ -71,6 +71,8 @@ const DEVIATIONS: Record<string, string> = {
     "SDM Vol.3 state table: x87 FTW 5555H (all zero) after power-up/RESET; QEMU 7.2 marks all empty (FFFFH)",
   "tcg-init-mtrr": "SDM Vol.3 state table: INIT leaves the MTRRs unchanged; QEMU 7.2 TCG's INIT zeroes them",
   "tcg-reset-tsc": "SDM Vol.3 state table: RESET loads TSC = 0; QEMU 7.2 TCG's TSC keeps counting",
+  "tcg-smap-implicit":
+    "SDM Vol.3 4.6.1: with CR4.SMAP=1, 'if EFLAGS.AC = 0 or the access is implicit, data may not be read from any user-mode address' (an LDT descriptor read at CPL 0 with AC=1 is #PF); QEMU 7.2 TCG lets AC=1 at CPL < 3 cover implicit accesses",
   "tcg-segment-limit":
     "SDM Vol.2 MOV (Real-Address Mode Exceptions), Vol.3 state table (segment limit FFFFH after INIT): a read at offset 10000H is #GP(0), #SS(0) for SS; QEMU 7.2 TCG checks no segment limits",
   "tcg-cr-checks":
@@ -98,6 +100,9 @@ const REQUIRED_OK: Record<string, string[]> = {
     "smap.on.ac1.implicit-ldt-read.error",
     "smap.on.ac1.implicit-ldt-read.cr2",
     "smap.on.ac0.implicit-ldt-read.error",
+    "smap.off.cpl0-implicit-ldt-read.no-fault",
+    "smap.on.ac0.cpl0-implicit-ldt-read.error",
+    "smap.on.ac1.cpl0-implicit-ldt-read",
     // CR0.WP: a supervisor write to a read-only page faults only with WP=1.
     "wp.off.cpl0-write-kernel-ro.no-fault",
     "wp.on.cpl0-write-kernel-ro.error",

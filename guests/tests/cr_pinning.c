@@ -609,18 +609,20 @@ static void test_ap_init(enum profile p) {
 /*
  * A handler of our own that executes MOV to CR4 inside SMM (16-bit code at SMBASE + 8000H, CS
  * base = SMBASE): it records CR4 as SMM entry left it (SDM Vol.3 "Processor Register
- * Initialization in SMM": CR4 = 0), sets OSXMMEXCPT with a MOV, records the result, counts
- * itself and executes RSM. The value it writes lacks the pinned bits, which rfc2019 and jun2020
- * exempt in SMM (`!is_smm(vcpu)` in their checks); RSM then reloads the saved CR4.
+ * Initialization in SMM": CR4 = 0), ORs in smm_mov_cr4_set with a MOV, records the result,
+ * counts itself and executes RSM. For rfc2019 and jun2020 the value set is OSXMMEXCPT alone:
+ * it lacks the pinned bits, which they exempt in SMM (`!is_smm(vcpu)` in their checks). heki2024
+ * checks CR writes in SMM too (`(new & pinned) != pinned`), so there the value also carries the
+ * locked CR4 bits (a #GP inside SMM would have no handler). RSM then reloads the saved CR4.
  */
 extern char smm_mov_cr4_start[], smm_mov_cr4_end[], smm_mov_cr4_count[], smm_mov_cr4_seen[],
-    smm_mov_cr4_after[];
+    smm_mov_cr4_after[], smm_mov_cr4_set[];
 __asm__(".pushsection .rodata\n"
         ".code16\n"
         "smm_mov_cr4_start:\n"
         "    movl %cr4, %eax\n"
         "    movl %eax, %cs:0x8000 + (smm_mov_cr4_seen - smm_mov_cr4_start)\n"
-        "    orl $0x400, %eax\n"
+        "    orl %cs:0x8000 + (smm_mov_cr4_set - smm_mov_cr4_start), %eax\n"
         "    movl %eax, %cr4\n"
         "    movl %cr4, %eax\n"
         "    movl %eax, %cs:0x8000 + (smm_mov_cr4_after - smm_mov_cr4_start)\n"
@@ -630,6 +632,7 @@ __asm__(".pushsection .rodata\n"
         "smm_mov_cr4_count: .long 0\n"
         "smm_mov_cr4_seen: .long 0\n"
         "smm_mov_cr4_after: .long 0\n"
+        "smm_mov_cr4_set: .long 0x400\n"
         "smm_mov_cr4_end:\n"
         ".code64\n"
         ".popsection\n");
@@ -638,15 +641,17 @@ static volatile uint32_t *smm_mov_cr4_field(char *symbol) {
     return (volatile uint32_t *)(SMM_HANDLER_ADDR + (uint64_t)(symbol - smm_mov_cr4_start));
 }
 
-static void test_smm_mov_cr4(void) {
+static void test_smm_mov_cr4(uint32_t set) {
     uint64_t cr4 = read_cr4();
     memcpy((void *)SMM_HANDLER_ADDR, smm_mov_cr4_start, (size_t)(smm_mov_cr4_end - smm_mov_cr4_start));
     *smm_mov_cr4_field(smm_mov_cr4_count) = 0;
+    *smm_mov_cr4_field(smm_mov_cr4_set) = set;
     apic_send_self_smi();
     for (int n = 0; n < 1000000 && !*smm_mov_cr4_field(smm_mov_cr4_count); n++) __asm__ volatile("pause");
     check_eq("smm-mov-cr4-handler-ran", *smm_mov_cr4_field(smm_mov_cr4_count), 1);
+    check_eq("smm-mov-cr4-entry-cr4-zero", *smm_mov_cr4_field(smm_mov_cr4_seen), 0);
     check_eq("smm-mov-cr4-allowed-in-smm", *smm_mov_cr4_field(smm_mov_cr4_after),
-             *smm_mov_cr4_field(smm_mov_cr4_seen) | (uint32_t)CR4_OSXMMEXCPT);
+             *smm_mov_cr4_field(smm_mov_cr4_seen) | set);
     check_eq("smm-mov-cr4-rsm-restores-cr4", read_cr4(), cr4);
     smm_install_handler(0);
 }
@@ -674,10 +679,9 @@ static void test_smm(enum profile p) {
     check_eq("smm-unpinned-change-entered", (uint64_t)smm_trigger_self_ipi(), 1);
     check_eq("smm-unpinned-change-loaded", read_cr4(), cr4 | CR4_OSXMMEXCPT);
     load_cr4(cr4);
-    if (p == PROFILE_HEKI2024)
-        report_skip("smm-mov-cr4", "heki2024 checks CR writes in SMM too, and a #GP there has no handler");
-    else
-        test_smm_mov_cr4();
+    /* heki2024: the value written in SMM keeps the locked CR4 bits (SMEP, locked by then when the
+     * CPU has it). */
+    test_smm_mov_cr4((uint32_t)CR4_OSXMMEXCPT | (p == PROFILE_HEKI2024 ? (uint32_t)(cr4 & CR4_SMEP) : 0));
 }
 
 /* The handler clears SMEP in the saved CR4 (run alone, by `smm-violate`). */

@@ -209,6 +209,7 @@ const REQUIRED_OK: Record<string, string[]> = {
     "ap-heki-clear-smep-gp",
     "ap-heki-clear-wp-gp",
     "smm-rsm-cr4",
+    "smm-mov-cr4-allowed-in-smm",
     "reset-wp-clearable",
     "reset-smep-clearable",
   ],

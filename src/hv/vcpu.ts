@@ -213,7 +213,12 @@ export class Vcpu {
           source: source ?? "mov",
         });
         if (violation === null) return true;
-        if (host.violationExits) this.queueExit({ kind: "cr-pin-violation", violation });
+        // An exit when the VM asked for one for every violation (violations: "exit") or the
+        // pinning options asked for one for this register (denialExit, Heki's
+        // KVM_EXIT_HEKI_DENIAL: the logged action is then "exit").
+        if (host.violationExits || violation.action === "exit") {
+          this.queueExit({ kind: "cr-pin-violation", violation });
+        }
         return false;
       },
       hypercall: () => this.hypercall(),

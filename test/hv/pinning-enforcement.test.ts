@@ -3,8 +3,9 @@
  * with WRMSR or the Heki hypercall, and every write path that would change a pinned bit —
  * MOV to CR4/CR0, LMSW, CLTS — faults with #GP(0) and leaves the register unchanged; the
  * violation is in the audit log and, when the VM asks for it, returned as an exit after the
- * #GP was injected. SMM is exempt, and RSM restoring a violating CR4 does what each profile's
- * version did. INIT keeps or clears pins per the VM option; an INIT that arrives in SMM is
+ * #GP was injected (for every violation with `violations: "exit"`, per register with the
+ * pinning option `denialExit`). SMM is exempt, and RSM restoring a violating CR4 does what
+ * each profile's version did. VMCALL at CPL 3 returns -KVM_EPERM. INIT keeps or clears pins per the VM option; an INIT that arrives in SMM is
  * latched until RSM. Host setSregs is not subject to pins.
  */
 import test from "node:test";
@@ -373,10 +374,74 @@ test("heki2024: KVM_HC_LOCK_CR_UPDATE from the guest pins SMEP for every vCPU of
   assert.ok(ap.getSregs().cr4 & BigInt(SMEP));
 });
 
-test("an unknown hypercall returns -KVM_ENOSYS; at CPL 3 it would be -KVM_EPERM", () => {
+test("an unknown hypercall from the guest returns -KVM_ENOSYS (-1000) in RAX", () => {
   const { vm, vcpus } = vmWith({});
   load32(vm, ["mov eax, 12345", "vmcall", "mov [0x7000], eax", "hlt"].join("\n"));
   enterFlat32(vcpus[0], GUEST.code, vm);
   assert.equal(vcpus[0].run().kind, "hlt");
   assert.equal(read32(vm, 0x7000) | 0, -1000);
+});
+
+test("denialExit (per register): the violation is an exit with action 'exit' after #GP(0) was injected; other registers stay #GP", () => {
+  const WP = 1 << 16;
+  const { vm, vcpus } = vmWith({ pinning: { profile: "jun2020", denialExit: ["cr4"] } });
+  load32(
+    vm,
+    [
+      ...pinThenClearSmep(JUN_CR4_PINNED_HIGH).split("\n").slice(0, -3), // up to the refused MOV CR4
+      "mov eax, cr0",
+      `or eax, ${WP}`,
+      "mov cr0, eax",
+      "mov ecx, 0x4b564d0b", // CR0_PINNED_HIGH
+      `mov eax, ${WP}`,
+      "xor edx, edx",
+      "wrmsr",
+      "mov eax, cr0",
+      `and eax, ${~WP >>> 0}`,
+      "mov cr0, eax", // refused: #GP only (no denial exit for CR0)
+      "mov eax, cr4",
+      "mov [0x7000], eax",
+      "hlt",
+    ].join("\n"),
+  );
+  enterFlat32(vcpus[0], GUEST.code, vm);
+  const exit = vcpus[0].run();
+  assert.equal(exit.kind, "cr-pin-violation");
+  if (exit.kind === "cr-pin-violation") {
+    assert.equal(exit.violation.cr, "cr4");
+    assert.equal(exit.violation.action, "exit");
+  }
+  // The #GP(0) was injected before run() returned: RIP is at the #GP handler (IDT vector 13).
+  assert.equal(vcpus[0].getRegs().rip, BigInt(GUEST.stubs + 13 * 32));
+  assert.equal(vcpus[0].run().kind, "hlt", "CR0's violation is no exit");
+  assert.equal(faultRecord(vm).count, 2);
+  assert.deepEqual(
+    vm.pinning.log.entries().map((e) => [e.cr, e.action]),
+    [
+      ["cr4", "exit"],
+      ["cr0", "gp"],
+    ],
+  );
+  assert.ok(read32(vm, 0x7000) & SMEP);
+});
+
+test("VMCALL at CPL 3 completes with -KVM_EPERM in RAX (no #UD) and pins nothing", () => {
+  const { vm, vcpus } = vmWith({ pinning: { profile: "heki2024" } });
+  const v = vcpus[0];
+  // Heki lock of CR4.SMEP from ring 3, then a store to an MMIO exit range ends run().
+  vm.addMmioExitRange(0xd0000000, 0x1000);
+  load32(
+    vm,
+    ["mov eax, 13", "mov ebx, 4", `mov ecx, ${SMEP}`, "xor edx, edx", "vmcall", "mov [0xd0000000], eax"].join(
+      "\n",
+    ),
+  );
+  enterFlat32(v, GUEST.code, vm);
+  const s = v.getSregs();
+  v.setSregs({ cs: { ...s.cs, selector: 0x1b, dpl: 3 }, ss: { ...s.ss, selector: 0x23, dpl: 3 } });
+  const exit = v.run();
+  assert.equal(exit.kind, "mmio-write");
+  assert.equal(faultRecord(vm).count, 0, "no exception (#UD would be vector 6)");
+  assert.equal(Number(v.getRegs().rax & 0xffffffffn) | 0, -1, "-KVM_EPERM");
+  assert.equal(vm.pinning.hekiPins().cr4, 0);
 });

@@ -19,6 +19,7 @@ import {
   setXmm,
   commitFlags,
   writeMem,
+  SRC,
   DST,
 } from "../sse/sse-util.js";
 import {
@@ -27,6 +28,7 @@ import {
   Cmp,
   f32Arith,
   f64Arith,
+  f64Quick,
   f32Compare,
   f64Compare,
   cmpPredicate,
@@ -225,7 +227,24 @@ function readFormSrc(cpu: Cpu, i: Instr, form: Form): Int32Array {
       : readRm128(cpu, i, true);
 }
 
-/** Elementwise arithmetic a ← a op b for all four forms. */
+/** SRC and DST as doubles. */
+const SRC64 = new Float64Array(SRC.buffer);
+const DST64 = new Float64Array(DST.buffer);
+
+/** Copy XMM register `r` into DST. */
+function dstFrom(cpu: Cpu, r: number): void {
+  const x = cpu.sse.xmm;
+  const d = r << 2;
+  DST[0] = x[d];
+  DST[1] = x[d + 1];
+  DST[2] = x[d + 2];
+  DST[3] = x[d + 3];
+}
+
+/**
+ * Elementwise arithmetic a ← a op b for all four forms. Double elements try f64Quick on the
+ * host's doubles first (round to nearest; NaN from it means the exact path is needed).
+ */
 function arith(op: FpOp, form: Form) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
@@ -234,13 +253,22 @@ function arith(op: FpOp, form: Form) {
     const d = i.reg << 2;
     const mx = cpu.sse.mxcsr;
     FP.flags = 0;
-    DST.set(x.subarray(d, d + 4));
+    dstFrom(cpu, i.reg);
     if (form === Form.PS || form === Form.SS) {
       const n = form === Form.PS ? 4 : 1;
       for (let k = 0; k < n; k++) DST[k] = f32Arith(op, x[d + k], s[k], mx);
     } else {
       const n = form === Form.PD ? 2 : 1;
+      const xf = cpu.sse.f64;
+      const rn = (mx & 0x6000) === 0;
       for (let k = 0; k < n; k++) {
+        if (rn) {
+          const r = f64Quick(op, xf[(d >> 1) + k], SRC64[k]);
+          if (r === r) {
+            DST64[k] = r;
+            continue;
+          }
+        }
         f64Arith(op, x[d + 2 * k], x[d + 2 * k + 1], s[2 * k], s[2 * k + 1], mx);
         DST[2 * k] = FP.lo;
         DST[2 * k + 1] = FP.hi;
@@ -260,7 +288,7 @@ function minmax(isMax: boolean, form: Form) {
     const d = i.reg << 2;
     const mx = cpu.sse.mxcsr;
     FP.flags = 0;
-    DST.set(x.subarray(d, d + 4));
+    dstFrom(cpu, i.reg);
     if (form === Form.PS || form === Form.SS) {
       const n = form === Form.PS ? 4 : 1;
       for (let k = 0; k < n; k++) {
@@ -357,9 +385,7 @@ function approx(rsqrt: boolean, scalar: boolean) {
   return (cpu: Cpu, i: Instr): void => {
     sseCheck(cpu);
     const s = scalar ? readRmLow(cpu, i, 4) : readRm128(cpu, i, true);
-    const x = cpu.sse.xmm;
-    const d = i.reg << 2;
-    DST.set(x.subarray(d, d + 4));
+    dstFrom(cpu, i.reg);
     for (let k = 0; k < (scalar ? 1 : 4); k++) {
       const v = s[k];
       const sign = v & 0x80000000;
@@ -405,7 +431,7 @@ function cmp(form: Form) {
     const d = i.reg << 2;
     const mx = cpu.sse.mxcsr;
     FP.flags = 0;
-    DST.set(x.subarray(d, d + 4));
+    dstFrom(cpu, i.reg);
     if (form === Form.PS || form === Form.SS) {
       const n = form === Form.PS ? 4 : 1;
       for (let k = 0; k < n; k++) DST[k] = cmpPredicate(f32Compare(x[d + k], s[k], mx, sig), pred) ? -1 : 0;

@@ -371,11 +371,6 @@ function normal32(bits: number): boolean {
   const e = (bits >>> 23) & 0xff;
   return e !== 0 && e !== 0xff;
 }
-/** Normal binary64 from its high dword. */
-function normal64(hi: number): boolean {
-  const e = (hi >>> 20) & 0x7ff;
-  return e !== 0 && e !== 0x7ff;
-}
 
 const MIN32 = 1.1754943508222875e-38; // 2^-126
 const MIN64 = 2.2250738585072014e-308; // 2^-1022
@@ -420,40 +415,69 @@ function fast32(op: FpOp, a: number, b: number): number {
   return f32Bits(d);
 }
 
-function fast64(op: FpOp, alo: number, ahi: number, blo: number, bhi: number): boolean {
-  if (!normal64(bhi) || (op !== FpOp.Sqrt && !normal64(ahi))) return false;
-  const x = f64Val(alo, ahi);
-  const y = f64Val(blo, bhi);
-  let d: number;
-  let inexact: boolean;
-  const ax = Math.abs(x);
+/** Operand magnitudes at or above this take the exact path (no overflow in the error terms). */
+const QUICK_BIG = 1e290;
+/** Products and quotients at or below this take the exact path (their error terms stay normal). */
+const QUICK_TINY = 1e-270;
+
+/**
+ * binary64 `x op y` (SQRT: of y) on JS doubles, for the cases where the hardware result is
+ * the IEEE round-to-nearest one and the only possible flag is PE: both operands zero or
+ * normal and below 1e290 in magnitude; a result that is an exact zero or normal (ADD/SUB),
+ * above 1e-270 (MUL/DIV/SQRT, whose inexactness is then decided exactly by TwoProduct; a
+ * zero operand gives an exact signed zero, x/0 is left out). Returns NaN when the case is
+ * not covered — the caller then takes the exact path — and otherwise the result, with MX_PE
+ * OR-ed into FP.flags when it is inexact. The caller must have checked MXCSR.RC = nearest;
+ * DAZ and FTZ never matter here (no denormal operand, no tiny result). Shared by the SSE
+ * handlers and compiled code (jit/runtime.ts).
+ */
+export function f64Quick(op: FpOp, x: number, y: number): number {
   const ay = Math.abs(y);
+  if (!(ay >= MIN64 && ay < QUICK_BIG) && y !== 0) return NaN; // NaN, infinity, denormal, huge
+  if (op === FpOp.Sqrt) {
+    if (y === 0) return y; // sqrt(±0) = ±0, exact
+    if (y < 0 || ay <= QUICK_TINY) return NaN;
+    const d = Math.sqrt(y);
+    const p = d * d;
+    if (p !== y || twoProdErr(d, d, p) !== 0) FP.flags |= MX_PE;
+    return d;
+  }
+  const ax = Math.abs(x);
+  if (!(ax >= MIN64 && ax < QUICK_BIG) && x !== 0) return NaN;
   switch (op) {
     case FpOp.Add:
     case FpOp.Sub: {
       const yy = op === FpOp.Sub ? -y : y;
-      d = x + yy;
-      if (!(Math.abs(d) > MIN64) || d === Infinity || d === -Infinity) return false;
-      inexact = twoSumErr(x, yy, d) !== 0;
-      break;
+      const d = x + yy;
+      if (d === 0) return d; // an exact zero (x = -yy, or two zeros): IEEE's sign rules
+      if (!(Math.abs(d) >= MIN64)) return NaN; // tiny: UE rules
+      if (twoSumErr(x, yy, d) !== 0) FP.flags |= MX_PE;
+      return d;
     }
-    case FpOp.Mul:
-      d = x * y;
-      if (!(Math.abs(d) > 1e-270) || ax > 1e290 || ay > 1e290 || !isFinite(d)) return false;
-      inexact = twoProdErr(x, y, d) !== 0;
-      break;
-    case FpOp.Div:
-      d = x / y;
-      if (!(Math.abs(d) > 1e-270) || Math.abs(d) > 1e290 || ay > 1e290 || ax < 1e-270) return false;
-      inexact = x * 1 !== d * y || twoProdErr(d, y, d * y) !== 0;
-      break;
-    default:
-      if (y < 0 || ay < 1e-270) return false;
-      d = Math.sqrt(y);
-      inexact = d * d !== y || twoProdErr(d, d, d * d) !== 0;
-      break;
+    case FpOp.Mul: {
+      const d = x * y;
+      if (x === 0 || y === 0) return d; // ±0, exact
+      const ad = Math.abs(d);
+      if (!(ad > QUICK_TINY && ad < QUICK_BIG)) return NaN;
+      if (twoProdErr(x, y, d) !== 0) FP.flags |= MX_PE;
+      return d;
+    }
+    default: {
+      if (y === 0) return NaN; // ZE or IE
+      const d = x / y;
+      if (x === 0) return d; // ±0, exact
+      const ad = Math.abs(d);
+      if (!(ad > QUICK_TINY && ad < QUICK_BIG) || ax <= QUICK_TINY || ay <= QUICK_TINY) return NaN;
+      const p = d * y;
+      if (p !== x || twoProdErr(d, y, p) !== 0) FP.flags |= MX_PE;
+      return d;
+    }
   }
-  if (inexact) FP.flags |= MX_PE;
+}
+
+function fast64(op: FpOp, alo: number, ahi: number, blo: number, bhi: number): boolean {
+  const d = f64Quick(op, f64Val(alo, ahi), f64Val(blo, bhi));
+  if (d !== d) return false;
   setF64(d);
   return true;
 }
@@ -530,6 +554,11 @@ export function f64Compare(
   mx: number,
   signalQnan: boolean,
 ): Cmp {
+  const x = f64Val(alo, ahi);
+  const y = f64Val(blo, bhi);
+  // No NaN and no denormal (DE/DAZ): the host's comparison, with -0 = +0.
+  if ((Math.abs(x) >= MIN64 || x === 0) && (Math.abs(y) >= MIN64 || y === 0))
+    return x === y ? Cmp.Eq : x < y ? Cmp.Lt : Cmp.Gt;
   return cmpGeneric(F64, big64(alo, ahi), big64(blo, bhi), mx, signalQnan);
 }
 
@@ -641,6 +670,15 @@ export function intToF32(lo: number, hi: number, mx: number): number {
 
 /** Signed integer → binary64 (CVTSI2SD / CVTDQ2PD); result in FP.lo/hi. */
 export function intToF64(lo: number, hi: number, mx: number): void {
+  if (hi >= -2097152 && hi < 2097152) {
+    // |v| < 2^53: exact in a double (no rounding, no flags).
+    setF64(hi * 4294967296 + (lo >>> 0));
+    return;
+  }
+  intToF64Exact(lo, hi, mx);
+}
+
+function intToF64Exact(lo: number, hi: number, mx: number): void {
   const v = (BigInt(hi | 0) << 32n) | BigInt(lo >>> 0);
   const s = v < 0n ? 1 : 0;
   setBig64(roundPack(F64, s, s ? -v : v, 0, false, mx));
@@ -696,6 +734,26 @@ export function f32ToInt(a: number, bits: 32 | 64, mx: number, truncate: boolean
 
 /** binary64 → int32/int64 (CVTSD2SI, CVTTSD2SI, CVTPD2DQ): result in FP.lo/hi. */
 export function f64ToInt(lo: number, hi: number, bits: 32 | 64, mx: number, truncate: boolean): void {
+  const x = f64Val(lo, hi);
+  const ax = Math.abs(x);
+  if ((ax >= MIN64 && ax < 9007199254740992) || x === 0) {
+    // Normal or zero below 2^53 (no NaN, infinity or denormal): round on the host.
+    const rc = truncate ? 3 : rcOf(mx);
+    let r: number;
+    if (rc === 3) r = Math.trunc(x);
+    else if (rc === 1) r = Math.floor(x);
+    else if (rc === 2) r = Math.ceil(x);
+    else {
+      r = Math.round(x); // ties toward +infinity; ties-to-even below
+      if (r - x === 0.5 && r % 2 !== 0) r -= 1;
+    }
+    if (bits === 64 || (r >= -2147483648 && r <= 2147483647)) {
+      if (r !== x) FP.flags |= MX_PE;
+      FP.lo = r >>> 0;
+      FP.hi = Math.floor(r / 4294967296) >>> 0;
+      return;
+    }
+  }
   toInt(F64, big64(lo, hi), bits, mx, truncate);
 }
 
@@ -747,3 +805,21 @@ export function f64RoundInt(lo: number, hi: number, mode: number, mx: number): v
 export function isNaN32(a: number): boolean {
   return (a & 0x7f800000) === 0x7f800000 && (a & 0x7fffff) !== 0;
 }
+
+/**
+ * The exact (BigInt) paths of the binary64 operations that have a fast path on host doubles,
+ * for tests that compare the two: same arguments and FP outputs as f64Arith, f64Compare,
+ * intToF64 and f64ToInt.
+ */
+export const exactF64 = {
+  arith(op: FpOp, alo: number, ahi: number, blo: number, bhi: number, mx: number): void {
+    setBig64(slowOp(F64, op, big64(alo, ahi), big64(blo, bhi), mx));
+  },
+  compare(alo: number, ahi: number, blo: number, bhi: number, mx: number, signalQnan: boolean): Cmp {
+    return cmpGeneric(F64, big64(alo, ahi), big64(blo, bhi), mx, signalQnan);
+  },
+  intToF64: intToF64Exact,
+  toInt(lo: number, hi: number, bits: 32 | 64, mx: number, truncate: boolean): void {
+    toInt(F64, big64(lo, hi), bits, mx, truncate);
+  },
+};

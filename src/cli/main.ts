@@ -342,16 +342,26 @@ async function runMachine(
     lastSequence = log.total;
   };
   const uart = machine.board.uarts.find((_, n) => config.serial[n]?.kind === "stdio") ?? null;
+  // Keys wait here until the UART has room (Serial16550.setInputSource): none is lost to an overrun.
+  const typed: number[] = [];
+  let typedAt = 0;
+  uart?.setInputSource(() => (typedAt < typed.length ? typed[typedAt++] : undefined));
   const console =
     uart === null
       ? null
       : new StdinConsole({
-          receive: (b) => uart.receiveByte(b),
+          receive: (b) => {
+            if (typedAt === typed.length) typed.length = typedAt = 0;
+            typed.push(b);
+          },
           quit: () => {
             quit = true;
             wake?.();
           },
-          wake: () => wake?.(),
+          wake: () => {
+            uart.pullInput();
+            wake?.();
+          },
         });
   console?.attach();
   let saveAt = config.snapshotSave?.atInstruction;
@@ -362,6 +372,9 @@ async function runMachine(
       if (saveAt !== undefined) budget = Math.min(budget, saveAt - executed);
       const result = budget > 0 ? machine.run({ maxInstructions: budget }) : null;
       if (result) executed += result.instructions;
+      // Output is line-buffered; what the guest wrote without a newline yet (a prompt, the
+      // echo of a key) is shown at the end of every slice, as a terminal user expects.
+      outputs.flush();
       printViolations();
       if (saveAt !== undefined && executed >= saveAt) {
         writeSnapshot(machine, config.snapshotSave!.path, outputs);

@@ -154,3 +154,30 @@ test("16550: reset, save/load round trip, corrupt state refused with the device 
   assert.equal(copy.read(IIR), 0x01);
   assert.equal(line.level, false);
 });
+
+test("16550: an input source is pulled only while the receive buffer has room (no overrun)", () => {
+  const { uart } = setup();
+  const queue = [...Buffer.from("hello, world, and more than sixteen bytes")];
+  let at = 0;
+  uart.setInputSource(() => (at < queue.length ? queue[at++] : undefined));
+  // FIFOs off: the holding register takes one byte; LSR.DR (bit 0) set, OE (bit 1) clear.
+  assert.equal(at, 1);
+  const got: number[] = [];
+  while (uart.read(LSR) & 1) got.push(uart.read(0));
+  assert.deepEqual(got, queue, "every byte arrived, in order");
+  assert.equal(uart.read(LSR) & 2, 0, "no overrun");
+  // FIFOs on (FCR 01h): up to 16 bytes wait; leaving a source with more than that pending.
+  at = 0;
+  uart.write(IIR, 1, 0x01);
+  assert.equal(at, 16);
+  assert.equal(uart.receiveRoom, 0);
+  // Loopback disconnects the receive line: nothing is pulled until MCR.LOOP is cleared.
+  uart.write(4, 1, 0x10);
+  uart.write(IIR, 1, 0x03); // clear the FIFO
+  assert.equal(at, 16);
+  uart.write(4, 1, 0x00);
+  assert.equal(at, 32);
+  uart.setInputSource(null);
+  uart.write(IIR, 1, 0x03);
+  assert.equal(at, 32);
+});

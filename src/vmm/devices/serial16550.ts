@@ -129,6 +129,7 @@ export class Serial16550 {
   private rxActivityNs = 0;
   private irqLevel = false;
   private lineLevel = false;
+  private inputSource: (() => number | undefined) | null = null;
 
   /** Creates a UART in its reset state connected as `options` says. */
   constructor(options: Serial16550Options = {}) {
@@ -147,6 +148,7 @@ export class Serial16550 {
         if (dlab) return this.divisor & 0xff;
         const byte = this.rx.length > 0 ? this.rx.shift()! : 0;
         this.rxActivityNs = this.now();
+        this.pullInput();
         this.update();
         return byte;
       }
@@ -205,6 +207,7 @@ export class Serial16550 {
         if (v & FCR_CLEAR_RX || (v & FCR_ENABLE) !== (this.fcr & FCR_ENABLE)) this.rx = [];
         this.fcr = v & 0xc9; // enable, DMA mode, trigger level; the clear bits self-reset
         this.rxActivityNs = this.now();
+        this.pullInput();
         this.update();
         return;
       case UART.LCR:
@@ -214,6 +217,7 @@ export class Serial16550 {
         const before = this.modemInputs();
         this.mcr = v & 0x1f;
         this.noteModemChange(before);
+        this.pullInput();
         this.update();
         return;
       }
@@ -230,6 +234,33 @@ export class Serial16550 {
     if (this.mcr & MCR_LOOP) return; // the receive line is disconnected in loopback
     this.push(byte & 0xff);
     this.update();
+  }
+
+  /**
+   * Host side, with flow control: connects a source of received bytes (e.g. the console's
+   * keyboard queue; it returns undefined when it has none). The UART takes bytes from it only
+   * while its receive buffer has room, now and whenever the guest makes room (reads RBR,
+   * changes the FIFO or leaves loopback), as QEMU's character front-end asks `can_receive`
+   * first: a paste or a pipe is delivered as fast as the guest reads it, never overrun.
+   * Bytes pushed with receiveByte() bypass it (and can overrun, as on the wire).
+   */
+  setInputSource(source: (() => number | undefined) | null): void {
+    this.inputSource = source;
+    this.pullInput();
+    this.update();
+  }
+
+  /** Takes bytes from the input source while the receive buffer has room (call when it has new bytes). */
+  pullInput(): void {
+    if (this.inputSource === null || this.mcr & MCR_LOOP) return;
+    let took = false;
+    while (this.receiveRoom > 0) {
+      const byte = this.inputSource();
+      if (byte === undefined) break;
+      this.push(byte & 0xff);
+      took = true;
+    }
+    if (took) this.update();
   }
 
   /** Same as receiveByte(). */

@@ -446,6 +446,9 @@ export class Vcpu {
     try {
       writeMsr(this.cpu, index, lo, hi);
     } catch (e) {
+      // A read-only MSR (IA32_MTRRCAP) or a read-only field written with the value it has:
+      // accepted, so that a VMM can restore every MSR of getMsrIndexList() (migration).
+      if (e instanceof CpuFault && this.getMsr(index) === value) return;
       if (e instanceof CpuFault) {
         throw new HvError("bad-value", `${name}: 0x${value.toString(16)} is not a value this MSR can hold`);
       }

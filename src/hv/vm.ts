@@ -261,7 +261,8 @@ export class Vm implements VcpuHost, ApicBus {
 
   /**
    * Creates vCPU `id` in its power-up state (real mode, CS:IP = F000:FFF0). vCPU 0 is the
-   * bootstrap processor; the others start waiting for INIT (KVM's "uninitialized").
+   * bootstrap processor and runnable; the others wait for a SIPI (`init-received`, SDM Vol.3
+   * 8.4.1), where KVM would create them "uninitialized" (docs/hypervisor.md).
    */
   createVcpu(id: number): Vcpu {
     if (!Number.isInteger(id) || id < 0 || id >= MAX_VCPUS) {

@@ -182,12 +182,22 @@ export interface RunConfig {
    */
   resetStyle: "vmm" | "vcpu";
   /**
+   * --soft-reset: what the reset sources that real chipsets make soft resets (0xCF9 with
+   * SYS_RST=0, the i8042 pulse, port 92h bit 0) do: "system" (default) a full system reset,
+   * as QEMU does for every guest reset; "init" INIT# to every processor, as on real
+   * hardware (the devices, RAM and the MSRs stay; the CR pins follow --pins-on-init).
+   */
+  softReset: "system" | "init";
+  /**
    * --snapshot-save: write a snapshot to `path` when the guest stops (debug-exit, power-off,
    * halt, shutdown, instruction limit), or, with --snapshot-at N, once N instructions have
    * retired (the guest then runs on). null = no snapshot.
    */
   snapshotSave: { path: string; atInstruction?: number } | null;
-  /** --trace: print VM exits and pinning violations on stderr. */
+  /**
+   * --trace: print the machine's events on stderr (resets and how the vCPUs were reset,
+   * triple faults, internal errors, violation stops, snapshots, how the run ended).
+   */
   trace: boolean;
   /** --max-instructions: stop (exit status 124) after this many instructions; null = no limit. */
   maxInstructions: number | null;
@@ -329,6 +339,12 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     arg: "vcpu|vmm",
     help: "system reset via vcpu.reset (default) or set-APIs",
   },
+  "soft-reset": {
+    value: true,
+    qemu: false,
+    arg: "system|init",
+    help: "CF9 soft/i8042/port 92h: system reset (default, QEMU) or INIT#",
+  },
   "snapshot-save": {
     value: true,
     qemu: false,
@@ -347,7 +363,11 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
     arg: "FILE",
     help: "restore the machine saved in FILE and run it",
   },
-  trace: { value: false, qemu: false, help: "print VM exits and pinning violations on stderr" },
+  trace: {
+    value: false,
+    qemu: false,
+    help: "print resets, shutdowns, snapshots and the run's end on stderr",
+  },
   "max-instructions": {
     value: true,
     qemu: false,
@@ -900,6 +920,8 @@ function parse(argv: readonly string[]): ParseResult {
   };
   const resetText = str("reset-style");
   const resetStyle = resetText === undefined ? "vcpu" : choice("reset-style", resetText, ["vcpu", "vmm"]);
+  const softText = str("soft-reset");
+  const softReset = softText === undefined ? "system" : choice("soft-reset", softText, ["system", "init"]);
 
   // Run control and snapshots.
   const maxText = str("max-instructions");
@@ -940,6 +962,7 @@ function parse(argv: readonly string[]): ParseResult {
     nodefaults,
     pinning,
     resetStyle,
+    softReset,
     snapshotSave,
     trace: has("trace"),
     maxInstructions,

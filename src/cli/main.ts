@@ -54,6 +54,7 @@ const SNAPSHOT_SHAPE_FLAGS = [
   "allowed-cr4",
   "violations",
   "reset-style",
+  "soft-reset",
 ];
 
 /** A host-side failure: printed as `pinvm: <message>`, status 1. */
@@ -230,6 +231,7 @@ function machineOptions(
     pinning,
     violations: config.pinning.violations,
     resetStyle: config.resetStyle,
+    softReset: config.softReset,
     noReboot: config.noReboot,
     trace: config.trace ? trace : undefined,
   };

@@ -72,6 +72,7 @@ test("defaults: no flags is `pinvm run` of the demo guest with QEMU's defaults a
       violations: "log",
     },
     resetStyle: "vcpu",
+    softReset: "system",
     snapshotSave: null,
     trace: false,
     maxInstructions: null,
@@ -481,6 +482,12 @@ test("--reset-style: vcpu (default) or vmm", () => {
   eachSpelling("reset-style", "vmm", (c) => assert.equal(c.resetStyle, "vmm"));
   eachSpelling("reset-style", "vcpu", (c) => assert.equal(c.resetStyle, "vcpu"));
   assert.equal(error("--reset-style", "bios"), "--reset-style bios: expected vcpu or vmm");
+});
+
+test("--soft-reset: system (default, QEMU's full reset) or init (INIT#)", () => {
+  eachSpelling("soft-reset", "init", (c) => assert.equal(c.softReset, "init"));
+  eachSpelling("soft-reset", "system", (c) => assert.equal(c.softReset, "system"));
+  assert.equal(error("--soft-reset", "warm"), "--soft-reset warm: expected system or init");
 });
 
 // ----------------------------------------------------------------------- run control, snapshots

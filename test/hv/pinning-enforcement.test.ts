@@ -445,3 +445,50 @@ test("VMCALL at CPL 3 completes with -KVM_EPERM in RAX (no #UD) and pins nothing
   assert.equal(Number(v.getRegs().rax & 0xffffffffn) | 0, -1, "-KVM_EPERM");
   assert.equal(vm.pinning.hekiPins().cr4, 0);
 });
+
+test("heki2024: a lock by one vCPU binds another vCPU that was already running (its next run() sees it)", () => {
+  const { vm, vcpus } = vmWith({ pinning: { profile: "heki2024" } }, 2);
+  const [bsp, ap] = vcpus;
+  // The AP sets SMEP (no pins yet), spins until the BSP has locked it, then tries to clear it.
+  load32(
+    vm,
+    [
+      "mov eax, cr4",
+      `or eax, ${SMEP}`,
+      "mov cr4, eax",
+      "1: cmp dword ptr [0x7100], 0",
+      "je 1b",
+      `and eax, ${~SMEP >>> 0}`,
+      "mov cr4, eax", // refused: #GP, handler skips it
+      "mov eax, cr4",
+      "mov [0x7000], eax",
+      "hlt",
+    ].join("\n"),
+    0x11000,
+  );
+  enterFlat32(ap, 0x11000, vm);
+  ap.setMpState("runnable");
+  assert.equal(ap.run(500).kind, "budget-exhausted");
+  load32(
+    vm,
+    [
+      "mov eax, cr4",
+      `or eax, ${SMEP}`,
+      "mov cr4, eax",
+      "mov eax, 13",
+      "mov ebx, 4",
+      `mov ecx, ${SMEP}`,
+      "xor edx, edx",
+      "vmcall",
+      "mov dword ptr [0x7100], 1",
+      "hlt",
+    ].join("\n"),
+  );
+  enterFlat32(bsp, GUEST.code, vm);
+  assert.equal(bsp.run().kind, "hlt");
+  assert.equal(vm.pinning.hekiPins().cr4, SMEP);
+  assert.equal(ap.run().kind, "hlt");
+  assert.deepEqual(faultRecord(vm), { vector: 13, errorCode: 0, count: 1 });
+  assert.ok(read32(vm, 0x7000) & SMEP, "SMEP still set on the AP");
+  assert.equal(vm.pinning.log.entries()[0].vcpu, 1);
+});

@@ -82,4 +82,12 @@ test("isa-debug-exit: the value written becomes status (v << 1) | 1", () => {
   assert.equal(debugExitStatus(got), 0x43);
   assert.equal(debugExitStatus(0), 1);
   assert.deepEqual(dev.saveState(), { version: 1, value: 0x21 });
+  // Any width: an OUT of a byte, word or dword writes that many bits (QEMU's memory API masks the value).
+  dev.write(0, 1, 0x1ff);
+  assert.equal(got, 0xff);
+  dev.write(1, 2, 0x12345);
+  assert.equal(got, 0x2345);
+  dev.write(0, 4, 0xffff_ffff);
+  assert.equal(got, 0xffff_ffff);
+  assert.equal(debugExitStatus(0xff), 0x1ff);
 });

@@ -21,6 +21,11 @@ test("pinvm demo: the attack is stopped with pinning and succeeds without", { sk
   assert.doesNotMatch(pinned, /pwned/);
   assert.match(pinned, /the AP came back/, "-smp 2: the INIT-SIPI part ran");
   assert.match(pinned, /second boot, after the reset through port 0xCF9/);
+  // After the CF9 reset the pin MSRs read 0 (RESET clears them); INIT kept IA32_STAR (SDM
+  // Vol.3 Table 10-1: INIT leaves MSRs unchanged) and, with jun2020, cleared the AP's pin.
+  assert.match(pinned, /CR0_PINNED_HIGH=0x0 CR4_PINNED_HIGH=0x0 CR4_PINNED_LOW=0x0/);
+  assert.match(pinned, /IA32_STAR=0x23001000000000 \(kept by INIT\)/);
+  assert.match(pinned, /CR4_PINNED_LOW reads 0x0: the pin was cleared by INIT/);
   const report =
     /--- pinvm report \(--cr-pin jun2020\) ---\n(\d+) CR write\(s\) refused by the pins:\n((?: {2}.*\n)+)/.exec(
       pinned,

@@ -6,7 +6,8 @@
  * CPUID returns, KVM's 40000000H signature, leaves missing from the table read 0, the
  * per-vCPU APIC ID in leaf 1, EDX after RESET = CPUID.1.EAX as SDM Vol.3 9.1.2 says),
  * getMpState/setMpState (KVM's five states) and getVcpuEvents/setVcpuEvents (NMI pending and
- * masked, SMI pending, latched INIT), with the HvError codes of bad arguments.
+ * masked, SMI pending, latched INIT) and getFpu/setFpu (KVM_GET/SET_FPU), with the HvError
+ * codes of bad arguments.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -250,4 +251,42 @@ test("vCPU ids: out of range or duplicate is bad-vcpu", () => {
   assert.throws(() => vm.createVcpu(-1), code("bad-vcpu"));
   assert.throws(() => vm.createVcpu(1.5), code("bad-vcpu"));
   assert.equal(vm.getVcpu(1), undefined);
+});
+
+test("KVM_GET/SET_FPU: x87 and SSE state round-trips exactly; the guest sees it; malformed input is refused", () => {
+  const { vm, bsp } = vm2();
+  const f = bsp.getFpu();
+  const want = {
+    ...f,
+    fcw: 0x027f,
+    fsw: 0x3800, // TOP = 7
+    ftw: 0x3fff, // physical register 7 = ST(0) valid (bits 15:14 = 00), the others empty (11)
+    fop: 0x123,
+    st: f.st.map(
+      (_, i) =>
+        new Uint8Array([0, 0, 0, 0, 0, 0, 0, i === 0 ? 0x80 : 0, i === 0 ? 0xff : 0, i === 0 ? 0x3f : 0]),
+    ),
+    xmm: f.xmm.map((_, i) => new Uint8Array(16).fill(0x10 + i)),
+    mxcsr: 0x1f80 | 0x6000, // RC = toward zero
+  };
+  bsp.setFpu(want);
+  const got = bsp.getFpu();
+  for (const k of ["fcw", "fsw", "ftw", "fop", "mxcsr"] as const) assert.equal(got[k], want[k], k);
+  assert.deepEqual(
+    got.st.map((b) => [...b]),
+    want.st.map((b) => [...b]),
+  );
+  assert.deepEqual(
+    got.xmm.map((b) => [...b]),
+    want.xmm.map((b) => [...b]),
+  );
+  // ST(0) = 1.0 (80-bit 3FFF 8000000000000000H): the guest stores it as a double; XMM3 bytes 13H.
+  load32(vm, ["fstp qword ptr [0x7000]", "movd eax, xmm3", "mov [0x7008], eax", "hlt"].join("\n"));
+  enterFlat32(bsp, GUEST.code, vm);
+  bsp.setSregs({ cr4: 1n << 9n }); // OSFXSR, so SSE instructions run
+  assert.equal(bsp.run().kind, "hlt");
+  assert.equal(new DataView(vm.readPhysical(0x7000, 8).buffer).getFloat64(0, true), 1.0);
+  assert.equal(new DataView(vm.readPhysical(0x7008, 4).buffer).getUint32(0, true), 0x13131313);
+  assert.throws(() => bsp.setFpu({ ...want, st: want.st.slice(1) }), HvError);
+  assert.throws(() => bsp.setFpu({ ...want, mxcsr: -1 }), HvError);
 });

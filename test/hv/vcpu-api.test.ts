@@ -7,7 +7,7 @@
  * per-vCPU APIC ID in leaf 1, EDX after RESET = CPUID.1.EAX as SDM Vol.3 9.1.2 says),
  * getMpState/setMpState (KVM's five states) and getVcpuEvents/setVcpuEvents (NMI pending and
  * masked, SMI pending, latched INIT) and getFpu/setFpu (KVM_GET/SET_FPU), with the HvError
- * codes of bad arguments.
+ * codes of bad arguments, including state saved from another vCPU or under another profile.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
@@ -289,4 +289,25 @@ test("KVM_GET/SET_FPU: x87 and SSE state round-trips exactly; the guest sees it;
   assert.equal(new DataView(vm.readPhysical(0x7008, 4).buffer).getUint32(0, true), 0x13131313);
   assert.throws(() => bsp.setFpu({ ...want, st: want.st.slice(1) }), HvError);
   assert.throws(() => bsp.setFpu({ ...want, mxcsr: -1 }), HvError);
+});
+
+test("state of the wrong vCPU or another profile is refused (bad-state) and changes nothing", () => {
+  const { bsp, ap } = vm2("jun2020");
+  bsp.setMsr(0x4b564d0d, 1n << 20n);
+  const before = bsp.saveState();
+  assert.throws(
+    () => bsp.loadState(ap.saveState()),
+    (e) => e instanceof HvError && e.code === "bad-state" && /vcpu 1/.test(e.message),
+  );
+  assert.throws(
+    () => bsp.setLapic(ap.getLapic()),
+    (e) => e instanceof HvError && e.code === "bad-state" && /ID/.test(e.message),
+  );
+  const other = vm2("rfc2019").bsp;
+  assert.throws(
+    () => other.loadState(before),
+    (e) => e instanceof HvError && e.code === "bad-state" && /profile jun2020/.test(e.message),
+  );
+  assert.deepEqual(bsp.saveState(), before);
+  assert.equal(bsp.getMsr(0x4b564d0d), 1n << 20n);
 });

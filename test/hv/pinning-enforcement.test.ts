@@ -192,14 +192,17 @@ function installSmmHandler(vm: Vm): void {
   load16(vm, "and dword ptr cs:[0xff48], 0xffefffff\nrsm", 0x38000);
 }
 
-/** Guest: pin SMEP (msr), set it, SMI itself through its APIC, then record CR4. */
-function pinThenSelfSmi(msr: number): string {
+/**
+ * Guest: set `bit` of `cr` (default CR4.SMEP), pin it through `msr`, SMI itself through its
+ * APIC, then record `cr` at 0x7000.
+ */
+function pinThenSelfSmi(msr: number, cr: "cr0" | "cr4" = "cr4", bit: number = SMEP): string {
   return [
-    "mov eax, cr4",
-    `or eax, ${SMEP}`,
-    "mov cr4, eax",
+    `mov eax, ${cr}`,
+    `or eax, ${bit}`,
+    `mov ${cr}, eax`,
     `mov ecx, ${msr}`,
-    `mov eax, ${SMEP}`,
+    `mov eax, ${bit}`,
     "xor edx, edx",
     "wrmsr",
     "mov eax, [0xfee000f0]",
@@ -208,7 +211,7 @@ function pinThenSelfSmi(msr: number): string {
     "mov dword ptr [0xfee00310], 0",
     "mov dword ptr [0xfee00300], 0x4200", // SMI to APIC ID 0
     "nop",
-    "mov eax, cr4",
+    `mov eax, ${cr}`,
     "mov [0x7000], eax",
     "hlt",
   ].join("\n");
@@ -491,4 +494,30 @@ test("heki2024: a lock by one vCPU binds another vCPU that was already running (
   assert.deepEqual(faultRecord(vm), { vector: 13, errorCode: 0, count: 1 });
   assert.ok(read32(vm, 0x7000) & SMEP, "SMEP still set on the AP");
   assert.equal(vm.pinning.log.entries()[0].vcpu, 1);
+});
+
+test("RSM restoring a CR0 without pinned WP: jun2020 internal error, rfc2019 'rewrite' forces WP back", () => {
+  const WP = 1 << 16;
+  for (const [options, msr] of [
+    [{ profile: "jun2020" }, 0x4b564d0b],
+    [{ profile: "rfc2019", rsm: "rewrite" }, RFC_CR0_PINNED],
+  ] as const) {
+    const { vm, vcpus } = vmWith({ pinning: options });
+    // SMM handler: clear WP in the saved CR0 image (SMBASE + FF58H, KVM's 64-bit layout), RSM.
+    load16(vm, `and dword ptr cs:[0xff58], ${~WP >>> 0}\nrsm`, 0x38000);
+    load32(vm, pinThenSelfSmi(msr, "cr0", WP));
+    enterFlat32(vcpus[0], GUEST.code, vm);
+    const exit = vcpus[0].run();
+    if (options.profile === "jun2020") {
+      assert.equal(exit.kind, "internal-error");
+      assert.equal(vcpus[0].getVcpuEvents().smi.smm, true, "stopped on the RSM, still in SMM");
+    } else {
+      assert.equal(exit.kind, "hlt");
+      assert.ok(read32(vm, 0x7000) & WP, "WP restored from the pins");
+    }
+    const [entry] = vm.pinning.log.entries();
+    assert.equal(entry.cr, "cr0");
+    assert.equal(entry.source, "rsm");
+    assert.equal(entry.attempted & WP, 0);
+  }
 });

@@ -42,7 +42,8 @@
  *   tcg-reset-tsc       QEMU TCG's TSC keeps counting across RESET; the state table gives 0.
  *   tcg-segment-limit   QEMU TCG checks no segment limits: a real-mode read at offset 10000H
  *                       completes; with the state table's limit FFFFH it is #GP(0) (#SS(0)
- *                       for SS), SDM Vol.2 MOV "Real-Address Mode Exceptions", Vol.3 20.1.1.
+ *                       for SS), SDM Vol.2 MOV "Real-Address Mode Exceptions", Vol.3 20.1.1
+ *                       ("pseudo-protection faults (interrupt 12 or 13)" beyond FFFFH).
  * Output: one line per check, `SUMMARY pass=N fail=M skip=K` (both boots) and `done`.
  */
 #include "guest.h"

@@ -504,6 +504,35 @@ for (const suite of suites) {
       },
     );
   }
+  // A narrower CR4 ALLOWED mask (--allowed-cr4, SMEP only): the guest reads it back from the
+  // ALLOWED MSR (allowed-cr4= tells it what to expect) and only SMEP gets pinned.
+  for (const profile of ["rfc2019", "jun2020"] as const) {
+    test(
+      `suite cr_pinning: pinvm --cr-pin ${profile} --allowed-cr4 0x100000`,
+      { skip: buildSkip ?? cliSkip },
+      async () => {
+        const mask = "0x100000";
+        const run = await runPinvm(elf, [
+          "--cr-pin",
+          profile,
+          "--allowed-cr4",
+          mask,
+          "-append",
+          `allowed-cr4=${mask}`,
+        ]);
+        console.log(`suite cr_pinning --allowed-cr4 ${mask}: ${describe(`pinvm ${profile}`, run)}`);
+        assert.equal(parseSummary(run.serial)?.fail, 0, failLines(run.serial).join("\n"));
+        assert.equal(decodeDebugExit(run.status), 0, run.stderr);
+        for (const name of [
+          `${profile}-cr4-allowed`,
+          `${profile}-clear-smep-gp`,
+          `${profile}-clear-unpinned-smap`,
+        ])
+          assert.match(run.serial, new RegExp(`^ok ${name}$`, "m"));
+        assert.doesNotMatch(run.serial, /smap-too|high-smep-smap/, "SMAP pinned outside the ALLOWED mask");
+      },
+    );
+  }
   // RSM restoring a CR4 without the pinned SMEP: rfc2019 and heki2024 restore it as is (neither
   // checks RSM); jun2020 stops the VM with an internal error (status 3) right after the guest's
   // "smm-violate: SMI" line.

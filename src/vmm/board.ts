@@ -209,7 +209,16 @@ export class PcBoard {
     if (this.testdev) {
       io.register("pc-testdev data", 0xe0, 4, this.testdev.dataPort);
       io.register("pc-testdev flush", 0xe4, 4, this.testdev.flushPagePort);
-      io.register("pc-testdev data bytes", 0xe8, 4, this.testdev.dataBytePort, true);
+      // The byte window E8H-EBH, except a port an isa-debugcon already has (QEMU's E9H, with
+      // -debugcon): the debug console keeps it, the other three bytes stay reachable.
+      const bytePort = this.testdev.dataBytePort;
+      for (let n = 0; n < 4; n++) {
+        if (io.ownerOf(0xe8 + n) !== undefined) continue;
+        io.register(`pc-testdev data byte ${n}`, 0xe8 + n, 1, {
+          read: (_offset, size) => bytePort.read(n, size),
+          write: (_offset, size, value) => bytePort.write(n, size, value),
+        });
+      }
       io.register("pc-testdev irq", PC_TESTDEV_IRQ_PORT, PC_TESTDEV_IRQ_COUNT, this.testdev.irqPorts, true);
       const iomem = this.testdev.iomem;
       vm.addMmio(PC_TESTDEV_IOMEM_BASE, PC_TESTDEV_IOMEM_SIZE, {

@@ -75,7 +75,10 @@ export interface PcMachineOptions {
   extraSerial?: (((byte: number) => void) | null)[];
   /** isa-debug-exit placement, or null for no such device (QEMU's default). */
   debugExit?: DebugExitConfig | null;
-  /** Where port-E9 (isa-debugcon) output goes; default: dropped. */
+  /**
+   * Where the output of the isa-debugcon at port E9H (QEMU's -debugcon) goes; absent = no
+   * such device, as in QEMU without -debugcon (port E9H is then open bus: reads FFH).
+   */
   debugConsole?: (byte: number) => void;
   /** Further isa-debugcon devices (e.g. port 0x402). */
   debugcons?: { iobase: number; output: (byte: number) => void }[];
@@ -232,8 +235,8 @@ export class PcMachine {
     });
     this.vcpus = Array.from({ length: cpus }, (_, i) => this.vm.createVcpu(i));
     const debugcons = [...(options.debugcons ?? [])];
-    if (!debugcons.some((d) => d.iobase === PORT_E9)) {
-      debugcons.unshift({ iobase: PORT_E9, output: options.debugConsole ?? (() => {}) });
+    if (options.debugConsole !== undefined && !debugcons.some((d) => d.iobase === PORT_E9)) {
+      debugcons.unshift({ iobase: PORT_E9, output: options.debugConsole });
     }
     this.board = new PcBoard(
       this.vm,

@@ -64,6 +64,8 @@ interface RecordedConfig {
   debugExit: DebugExitConfig | null;
   /** I/O bases of the isa-debugcon devices besides port E9. */
   debugconPorts: number[];
+  /** Whether the isa-debugcon at port E9 exists (absent in older files, whose machines always had it). */
+  debugconE9?: boolean;
   pcTestdev: boolean;
 }
 
@@ -109,6 +111,7 @@ function recordConfig(machine: PcMachine): RecordedConfig {
     serialPorts: machine.board.uarts.map((u) => u !== null),
     debugExit: c.debugExit ? { ...c.debugExit } : null,
     debugconPorts: (c.debugcons ?? []).map((d) => d.iobase).filter((p) => p !== PORT_E9),
+    debugconE9: c.debugConsole !== undefined || (c.debugcons ?? []).some((d) => d.iobase === PORT_E9),
     pcTestdev: c.pcTestdev ?? false,
   };
 }
@@ -191,6 +194,8 @@ function checkConfig(raw: SnapshotValue | undefined): RecordedConfig {
     malformed("machine/config: bad debugExit");
   }
   if (typeof c.pcTestdev !== "boolean") malformed("machine/config: bad pcTestdev");
+  if (c.debugconE9 !== undefined && typeof c.debugconE9 !== "boolean")
+    malformed("machine/config: bad debugconE9");
   if (c.pinning !== null && (typeof c.pinning !== "object" || typeof c.pinning.profile !== "string")) {
     malformed("machine/config: bad pinning");
   }
@@ -262,7 +267,7 @@ export function restoreMachineSnapshot(bytes: Uint8Array, options: RestoreOption
       serial: config.serialPorts[0] ? serialOut(0) : null,
       extraSerial: config.serialPorts.slice(1).map((present, i) => (present ? serialOut(i + 1) : null)),
       debugExit: config.debugExit,
-      debugConsole: options.debugConsole,
+      debugConsole: (config.debugconE9 ?? true) ? (options.debugConsole ?? drop) : undefined,
       debugcons: config.debugconPorts.map((iobase) => ({
         iobase,
         output: options.debugcons?.find((d) => d.iobase === iobase)?.output ?? drop,

@@ -2,7 +2,9 @@
  * Block compiler (src/cpu/jit) tests: random 64-bit loops built from the instruction forms the
  * compiler emits inline (ALU, shifts, MOV/LEA/MOVZX/MOVSX, loads and stores, Jcc/SETcc/CMOVcc
  * after every kind of flag-setting instruction) mixed with forms that go through handlers
- * (PUSHF/POP, SSE instructions with general-register operands), run once interpreted only and once with blocks compiled
+ * (PUSHF/POP, SSE instructions with general-register operands) and the SSE/SSE2 forms compiled
+ * inline (jit/sse.ts: moves, logic, double arithmetic, COMISD, conversions, on boundary doubles
+ * and under MXCSR settings that force the handlers), run once interpreted only and once with blocks compiled
  * after 1 or 3 executions (IMUL goes through jit/runtime.ts helpers when compiled). Registers, RFLAGS, RIP, the retired-instruction count after every
  * slice of a run split into odd-sized budgets, memory, and exceptions (a loop that walks off
  * mapped memory faults mid-block) must be identical. The loops' internal branches make
@@ -90,7 +92,7 @@ function randomInstr(r: Rng, label: () => string): string {
   const ra = w ? a : R32[a];
   const rb = w ? b : R32[b];
   const imm = r.pick([0, 1, -1, 2, 0x7f, -0x80, 0x80, 0x7fffffff, -0x80000000, 0x12345678, r.next() | 0]);
-  switch (r.int(21)) {
+  switch (r.int(24)) {
     case 0:
     case 1:
       return `${r.pick(ALU)} ${ra}, ${rb}`;
@@ -183,8 +185,87 @@ function randomInstr(r: Rng, label: () => string): string {
         `movzx r11d, ${R8[a]}\naddsd xmm2, qword ptr [rbp + r11*8 + ${r.int(64)}]\ncvttsd2si ${R32[b]}, xmm2`,
         `${r.pick(ALU)} ${ra}, ${rb}\nmovd xmm4, ${R32[b]}\npaddd xmm4, xmm4\nmovd ${R32[a]}, xmm4`,
       ]);
+    case 20:
+    case 21:
+    case 22:
+      return randomSse(r, label);
     default:
       return `nop dword ptr [rax + rax*1 + 0]`;
+  }
+}
+
+/**
+ * SSE/SSE2 forms the compiler emits inline (jit/sse.ts), on XMM registers holding boundary
+ * doubles (zeros, denormals, infinities, NaNs, huge and tiny values; run() sets them up) and
+ * on the random buffer, with aligned and unaligned 16-byte operands (#GP from the aligned
+ * forms), under MXCSR settings that make the inline arithmetic bail out (run()).
+ */
+function randomSse(r: Rng, label: () => string): string {
+  const x = (): string => `xmm${r.int(8)}`;
+  const a = r.pick(R64);
+  const idx = `movzx r11d, ${R8[r.pick(R64)]}\n`;
+  const idx16 = `movzx r11d, ${R8[r.pick(R64)]}\nand r11d, 0xfe\n`;
+  const m8 = `qword ptr [rbp + r11*8 + ${r.int(64)}]`;
+  // 16-byte operands: aligned (buffer offset multiple of 16) or, rarely, not.
+  const m16 = `xmmword ptr [rbp + r11*8 + ${r.int(8) === 0 ? 8 : 16 * r.int(4)}]`;
+  const arith = r.pick(["add", "sub", "mul", "div", "sqrt"]);
+  switch (r.int(14)) {
+    case 0:
+      return `${arith}sd ${x()}, ${x()}`;
+    case 1:
+      return `${idx}${arith}sd ${x()}, ${m8}`;
+    case 2:
+      return `${arith}pd ${x()}, ${x()}`;
+    case 3:
+      return `${idx16}${arith}pd ${x()}, ${m16}`;
+    case 4:
+      return r.pick([
+        `movapd ${x()}, ${x()}`,
+        `movaps ${x()}, ${x()}`,
+        `movsd ${x()}, ${x()}`,
+        `movss ${x()}, ${x()}`,
+        `movq ${x()}, ${x()}`,
+        `unpcklpd ${x()}, ${x()}`,
+        `unpckhpd ${x()}, ${x()}`,
+      ]);
+    case 5:
+      return r.pick([
+        `${idx}movsd ${x()}, ${m8}`,
+        `${idx}movq ${x()}, ${m8}`,
+        `${idx}movss ${x()}, ${m8.replace("qword", "dword")}`,
+      ]);
+    case 6:
+      return `${idx}${r.pick(["movsd", "movq"])} ${m8}, ${x()}\n${idx}movss ${m8.replace("qword", "dword")}, ${x()}`;
+    case 7:
+      return `${idx16}${r.pick(["movapd", "movaps", "movupd", "movups", "movdqa", "movdqu"])} ${r.int(2) === 0 ? `${x()}, ${m16}` : `${m16}, ${x()}`}`;
+    case 8: {
+      const op = r.pick(["pxor", "xorpd", "xorps", "andpd", "andnpd", "orpd", "pand", "por", "pandn"]);
+      if (r.int(3) === 0) return `${idx16}${op} ${x()}, ${m16}`;
+      const d = x();
+      return `${op} ${d}, ${r.int(3) === 0 ? d : x()}`;
+    }
+    case 9: {
+      const l = label();
+      return `${r.pick(["comisd", "ucomisd"])} ${x()}, ${x()}\nj${r.pick(CC)} ${l}\nadd ${R32[r.pick(R64)]}, 0x1234567\n${l}:`;
+    }
+    case 10:
+      return `${idx}${r.pick(["comisd", "ucomisd"])} ${x()}, ${m8}\nset${r.pick(CC)} ${R8[a]}\n${r.pick(["adc", "sbb"])} ${R32[a]}, 3`;
+    case 11:
+      return r.pick([
+        `cvtsi2sd ${x()}, ${R32[a]}`,
+        `cvtsi2sd ${x()}, ${a}`,
+        `${idx}cvtsi2sd ${x()}, ${m8.replace("qword", "dword")}`,
+        `${idx}cvtsi2sd ${x()}, ${m8}`,
+      ]);
+    case 12:
+      return r.pick([`cvttsd2si ${R32[a]}, ${x()}`, `cvttsd2si ${a}, ${x()}`, `${idx}cvttsd2si ${a}, ${m8}`]);
+    default:
+      return r.pick([
+        `movq ${a}, ${x()}`,
+        `movd ${R32[a]}, ${x()}`,
+        `movq ${x()}, ${a}`,
+        `movd ${x()}, ${R32[a]}`,
+      ]);
   }
 }
 
@@ -208,7 +289,40 @@ interface Snapshot {
   buf: string;
   stack: string;
   events: number[];
+  xmm: number[];
+  mxcsr: number;
 }
+
+/** Boundary doubles for the XMM registers. */
+const DOUBLES = [
+  0,
+  -0,
+  1,
+  -1,
+  1.5,
+  0.1,
+  3,
+  2.5,
+  -2.5,
+  1e-300,
+  1e-250,
+  1e-100,
+  2.2250738585072014e-308,
+  4.9e-324,
+  1e-310,
+  1e250,
+  1e295,
+  1.7976931348623157e308,
+  Infinity,
+  -Infinity,
+  NaN,
+  2147483647.9,
+  -2147483648.5,
+  3e9,
+  -3e18,
+  1e17,
+  123456.75,
+];
 
 const STUBS = 0x3000;
 
@@ -260,6 +374,21 @@ function run(code: Uint8Array, seed: number, threshold: number, slices: number[]
   cpu.hi[5] = 0;
   for (let n = 0; n < 4096; n++) mem.u8[BUF + n] = r.int(256);
   cpu.setEflags(2 | (r.next() & 0x8d5));
+  const f64 = new Float64Array(2);
+  const i32 = new Int32Array(f64.buffer);
+  for (let n = 0; n < 32; n++) {
+    if (r.int(8) === 0) {
+      cpu.sse.xmm[2 * n] = r.next();
+      cpu.sse.xmm[2 * n + 1] = r.next();
+    } else {
+      f64[0] = r.pick(DOUBLES) * (r.int(4) === 0 ? r.next() / 65536 : 1);
+      cpu.sse.xmm[2 * n] = i32[0];
+      cpu.sse.xmm[2 * n + 1] = i32[1];
+    }
+  }
+  // Mostly the default MXCSR; sometimes another rounding mode, PE unmasked, DAZ/FTZ, or all
+  // exceptions unmasked (#XM), which the inline arithmetic leaves to the handlers.
+  cpu.sse.mxcsr = r.pick([0x1f80, 0x1f80, 0x1f80, 0x1f80, 0x3f80, 0x5f80, 0x0f80, 0x9fc0, 0x1f00, 0x0000]);
   mem.load(LAYOUT.code, code);
   cpu.rip = LAYOUT.code;
   const out: string[] = [];
@@ -277,6 +406,8 @@ function run(code: Uint8Array, seed: number, threshold: number, slices: number[]
     buf: hash(mem.u8, BUF, 8192),
     stack: hash(mem.u8, LAYOUT.stackTop - 4096, 4096),
     events,
+    xmm: [...cpu.sse.xmm],
+    mxcsr: cpu.sse.mxcsr,
   };
 }
 

@@ -51,6 +51,7 @@ import { testCondition } from "../flags.js";
 import { OPCODES } from "../optable.js";
 import { TLB_SIZE } from "../mmu.js";
 import * as runtime from "./runtime.js";
+import { genSse } from "./sse.js";
 
 /** A compiled block: runs the block (possibly several times) from `cpu.rip`. */
 export type JitFn = (cpu: Cpu) => void;
@@ -72,9 +73,12 @@ const L_INC = 5;
 const L_DEC = 6;
 
 /** What the generator knows statically about the flags (the last flag write in the block). */
-interface FlagState {
-  /** add/sub: full arithmetic; logic: CF=OF=0; szp: only ZF/SF known (shift, inc/dec). */
-  kind: "add" | "sub" | "logic" | "szp";
+export interface FlagState {
+  /**
+   * add/sub: full arithmetic; logic: CF=OF=0; szp: only ZF/SF known (shift, inc/dec);
+   * eager: every status flag is in the EFLAGS value held by local `r` (COMISD).
+   */
+  kind: "add" | "sub" | "logic" | "szp" | "eager";
   size: number;
   /** JS locals holding operands and result (int32 form for size 4/8, masked for 1/2). */
   a: string;
@@ -96,8 +100,8 @@ function lit(n: number): string {
   return n < 0 ? `(${n})` : String(n);
 }
 
-/** Code generator for one block. */
-class Gen {
+/** Code generator for one block (also used by jit/sse.ts). */
+export class Gen {
   readonly out: string[] = [];
   private nv = 0;
   flags: FlagState | null = null;
@@ -118,6 +122,8 @@ class Gen {
    * the access's fast-path condition (one bail-out for both).
    */
   readonly canon = new Map<string, string>();
+  /** The SSE availability check has been emitted since the block's start or last handler call. */
+  sseChecked = false;
 
   /**
    * @param base offset of the block's first byte from the function's entry RIP `r0`
@@ -170,7 +176,7 @@ class Gen {
 
   /** Declarations of all locals used. */
   decls(): string {
-    return this.vars.length === 0 ? "" : `let ${this.vars.join(", ")};`;
+    return this.vars.length === 0 ? "" : `let ${this.vars.map((v) => `${v} = 0`).join(", ")};`;
   }
 
   /**
@@ -327,6 +333,7 @@ class Gen {
   /** Expression for CF (0/1): static when known, else from the cpu. */
   carry(): string {
     const f = this.flags;
+    if (f !== null && f.kind === "eager") return `(${f.r} & 1)`;
     if (f !== null && f.size >= 4) {
       if (f.kind === "logic") return "0";
       const c = this.cond(2);
@@ -348,7 +355,19 @@ class Gen {
     const c = cc >> 1;
     let e: string | null = null;
     const { a, b, r, ah, bh, rh } = f;
-    if (f.size === 8) {
+    if (f.kind === "eager") {
+      const lt = `(((${r} >> 7) ^ (${r} >> 11)) & 1) !== 0`;
+      e = [
+        `((${r} & 2048) !== 0)`,
+        `((${r} & 1) !== 0)`,
+        `((${r} & 64) !== 0)`,
+        `((${r} & 65) !== 0)`,
+        `((${r} & 128) !== 0)`,
+        `((${r} & 4) !== 0)`,
+        `(${lt})`,
+        `((${r} & 64) !== 0 || ${lt})`,
+      ][c];
+    } else if (f.size === 8) {
       const z = `((${r} | ${rh}) === 0)`;
       const s = `(${rh} < 0)`;
       if (f.kind === "sub") {
@@ -996,7 +1015,7 @@ function genInline(g: Gen, i: Instr): boolean {
     return true;
   }
   if (opc >= 0x118 && opc <= 0x11f && i.exec === OPCODES[0x11f]?.exec) return true;
-  return false;
+  return genSse(g, i);
 }
 
 /**
@@ -1081,6 +1100,7 @@ function genBody(g: Gen): void {
       );
     }
     g.flags = null;
+    g.sseChecked = false;
     if (last) {
       g.emit(
         `done += ${n}; if (nr === ${g.at(0)}) { pc = ${g.targets.get(g.base)}; po = ${g.base}; continue; } ` +
@@ -1343,10 +1363,10 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     `return function jit(cpu) {\n` +
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch, PM = X.PERM;\n` +
     `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
-    `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296);\n` +
+    `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296), XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
     `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, po = D, fy = 0, ` +
-    `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.join(", ")};`}\n` +
+    `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.map((v) => `${v} = 0`).join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
     `${body.decls}\n` +
     `try { x: for (;;) {\nif (done !== 0 && !${LOOP_OK}) { xo = po; xn = 0; break x; }\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } if (fy !== 0) { ${SYNC_FLAGS} } cpu.icount += done + k; throw e; }\n` +

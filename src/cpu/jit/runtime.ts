@@ -5,6 +5,8 @@
  */
 import type { Cpu } from "../cpu.js";
 import { PERM } from "../mmu.js";
+import type { SseState } from "../sse/sse-state.js";
+import { FP, f64Quick } from "../sse/softfp.js";
 
 export { PERM };
 
@@ -134,4 +136,81 @@ export function imul32v(cpu: Cpu, a: number, b: number): number {
 export function imul32(cpu: Cpu, d: number, a: number, b: number): void {
   cpu.lo[d] = imul32v(cpu, a, b);
   cpu.hi[d] = 0;
+}
+
+/**
+ * The double arithmetic of compiled SSE code (jit/sse.ts). ADDSD/SUBSD/MULSD/DIVSD/SQRTSD and
+ * the PD forms (`op`: softfp.ts FpOp) on XMM register `d` (index of its low double in
+ * `sse.f64`) with the source double(s) at `ys[yi]` (a register: `ys` = `sse.f64`) or at
+ * physical address `pa` of `dv` (memory, the `m` forms). Operands and results stay inside
+ * these functions, so optimized code never boxes a double. When MXCSR selects round to
+ * nearest with PE masked and softfp.ts f64Quick covers every lane (then its result is the
+ * handler's and PE, which only sets a masked flag, is the one possible exception), the result
+ * is written, PE is OR-ed into MXCSR when inexact, and true is returned; otherwise nothing
+ * changes and false tells the compiled code to let the handler execute the instruction.
+ */
+export function sd(sse: SseState, op: number, d: number, ys: Float64Array, yi: number): boolean {
+  return sdv(sse, op, d, ys[yi]);
+}
+
+/** sd with the source double in memory (see sd). */
+export function sdm(sse: SseState, op: number, d: number, dv: DataView, pa: number): boolean {
+  return sdv(sse, op, d, dv.getFloat64(pa, true));
+}
+
+function sdv(sse: SseState, op: number, d: number, y: number): boolean {
+  const mx = sse.mxcsr;
+  if ((mx & 0x7000) !== 0x1000) return false;
+  const f = sse.f64;
+  FP.flags = 0;
+  const r = f64Quick(op, f[d], y);
+  if (r !== r) return false;
+  if (FP.flags !== 0) sse.mxcsr = mx | 0x20;
+  f[d] = r;
+  return true;
+}
+
+/** The PD forms: both lanes (see sd). */
+export function pd(sse: SseState, op: number, d: number, ys: Float64Array, yi: number): boolean {
+  return pdv(sse, op, d, ys[yi], ys[yi + 1]);
+}
+
+/** pd with the 16-byte source in memory (see sd). */
+export function pdm(sse: SseState, op: number, d: number, dv: DataView, pa: number): boolean {
+  return pdv(sse, op, d, dv.getFloat64(pa, true), dv.getFloat64(pa + 8, true));
+}
+
+function pdv(sse: SseState, op: number, d: number, y0: number, y1: number): boolean {
+  const mx = sse.mxcsr;
+  if ((mx & 0x7000) !== 0x1000) return false;
+  const f = sse.f64;
+  FP.flags = 0;
+  const r0 = f64Quick(op, f[d], y0);
+  const r1 = f64Quick(op, f[d + 1], y1);
+  if (r0 !== r0 || r1 !== r1) return false;
+  if (FP.flags !== 0) sse.mxcsr = mx | 0x20;
+  f[d] = r0;
+  f[d + 1] = r1;
+  return true;
+}
+
+/**
+ * COMISD/UCOMISD of the low double of XMM register `d` (index in `sse.f64`) with `ys[yi]`:
+ * returns the ZF/PF/CF bits (EFLAGS positions: 40H equal, 1 less, 0 greater), or -1 when an
+ * operand is a NaN or a denormal (IE/DE/DAZ rules: the handler runs instead).
+ */
+export function comisd(sse: SseState, d: number, ys: Float64Array, yi: number): number {
+  return comisv(sse.f64[d], ys[yi]);
+}
+
+/** comisd with the source double in memory. */
+export function comisdm(sse: SseState, d: number, dv: DataView, pa: number): number {
+  return comisv(sse.f64[d], dv.getFloat64(pa, true));
+}
+
+function comisv(x: number, y: number): number {
+  const ax = Math.abs(x);
+  const ay = Math.abs(y);
+  if (!((ax >= 2.2250738585072014e-308 || x === 0) && (ay >= 2.2250738585072014e-308 || y === 0))) return -1;
+  return x === y ? 0x40 : x < y ? 1 : 0;
 }

@@ -15,7 +15,8 @@
  * error (bad flags, unreadable or malformed kernel or snapshot). No stack traces, except with
  * PINVM_DEBUG=1 for an internal error of pinvm itself.
  */
-import { readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { accessSync, constants, readFileSync, realpathSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { HvError, type CpuidEntry, type PinningOptions, type Violation } from "../hv/index.js";
 import {
@@ -422,6 +423,20 @@ function writeSnapshot(machine: PcMachine, path: string, outputs: Outputs): void
   }
 }
 
+/**
+ * Refuses, before anything runs, a --snapshot-save FILE that could not be written: its
+ * directory missing or not writable, or FILE a directory (the file itself is not touched).
+ */
+function checkSnapshotTarget(path: string): void {
+  try {
+    accessSync(dirname(path), constants.W_OK);
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new HostError("");
+  } catch (e) {
+    const why = e instanceof HostError ? "is a directory" : ((e as NodeJS.ErrnoException).code ?? String(e));
+    throw new HostError(`--snapshot-save: cannot write '${path}': ${why}`);
+  }
+}
+
 /** The stderr message for how a run ended, if any. */
 function endMessage(end: RunEnd): string | null {
   switch (end.kind) {
@@ -448,6 +463,7 @@ async function commandRun(config: RunConfig): Promise<number> {
     process.stderr.write(`pinvm: ${line}\n`);
   };
   try {
+    if (config.snapshotSave) checkSnapshotTarget(config.snapshotSave.path);
     const machine = buildMachine(config, outputs, (line) => say(`trace: ${line}`));
     const end = await runMachine(machine, config, outputs, say);
     if (config.trace) say(`trace: run ended: ${end.kind} after ${end.instructions} instructions`);
@@ -474,6 +490,7 @@ async function commandDemo(config: RunConfig): Promise<number> {
   if (base.pinning.profile !== "off") {
     runs.push({ ...base, pinning: { ...base.pinning, profile: "off" }, snapshotSave: null });
   }
+  if (config.snapshotSave) checkSnapshotTarget(config.snapshotSave.path);
   let status = 0;
   for (const [i, run] of runs.entries()) {
     const flags = `--cr-pin ${run.pinning.profile} -smp ${run.vcpuCount}`;

@@ -177,6 +177,9 @@ test("bad flags: each is one line naming the flag, status 1, nothing run", { ski
     [["--snapshot-load", "s", "-kernel", "k"], /^pinvm: -kernel cannot be combined with --snapshot-load/],
     [["-monitor", "stdio"], /^pinvm: .*-monitor.*no monitor/],
     [["-netdev", "user,id=n0"], /^pinvm: .*-netdev.*no network/],
+    // Checked before the guest runs, not after it.
+    [["--snapshot-save", "/nonexistent-dir/s.snap"], /^pinvm: --snapshot-save: cannot write '.*': ENOENT/],
+    [["--snapshot-save", tmpdir()], /^pinvm: --snapshot-save: cannot write '.*': is a directory/],
   ];
   for (const [args, pattern] of cases) {
     assert.match(refused(pinvm(args), args.join(" ")), pattern, args.join(" "));

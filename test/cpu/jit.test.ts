@@ -137,6 +137,7 @@ function randomInstr(r: Rng, label: () => string): string {
         `movsx ${ra}, ${R8[b]}`,
         `movsx ${ra}, ${R16[b]}`,
         `movsxd ${a}, ${R32[b]}`,
+        r.pick(["cdqe", "cwde", "cdq", "cqo"]),
       ]);
     case 11:
     case 12: {

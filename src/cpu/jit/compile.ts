@@ -699,7 +699,7 @@ function genShiftVar(g: Gen, i: Instr, kind: number, count: string): boolean {
   }
   const flags =
     kind < 2
-      ? `if (fm !== 0) { ${SYNC_FLAGS} fe = X.materialize(cpu); fm = 0; } fe = (fe & -2050) | ${cf} | (${of} << 11);`
+      ? `fe = (fe & -2050) | ${cf} | (${of} << 11); fm &= -2050;`
       : `fe = (fe & ${~STATUS}) | ${cf} | (${of} << 11); fo = ${L_LOGIC}; fs = ${size}; fr = ${r} | 0; ` +
         (size === 8 ? `frh = ${rh} | 0; ` : "") +
         `fm = ${SZP};`;
@@ -980,18 +980,37 @@ function genInline(g: Gen, i: Instr): boolean {
       break;
   }
   if (opc === 0x1af && wide) {
-    // IMUL r, r/m: a runtime helper writes the register and the flags.
+    // IMUL r, r/m (as runtime.ts imul64v/imul32v): CF=OF=1 when the signed product does not
+    // fit, SF/ZF/PF lazily from the result (LazyOp.Logic), AF=0. 64-bit products through
+    // runtime.ts imul64w; 32-bit ones inline (the double product of two int32 equals the int32
+    // result exactly when the true product fits in 32 bits, and lies outside int32 otherwise).
     const src = rmSource(g, i, os);
     if (src === null) return false;
-    g.flush();
-    g.emit(SYNC_FLAGS);
-    if (os === 8)
+    const r = g.tmp("r");
+    const rh = os === 8 ? g.tmp("r") : "0";
+    const of = g.tmp("o");
+    if (os === 8) {
       g.emit(
-        `lo[${i.reg}] = X.imul64v(cpu, lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]}); hi[${i.reg}] = cpu.rhi;`,
+        `${r} = X.imul64w(lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]}); ${rh} = X.IM.hi; ${of} = X.IM.of;`,
       );
-    else g.emit(`lo[${i.reg}] = X.imul32v(cpu, lo[${i.reg}], ${src[0]}); hi[${i.reg}] = 0;`);
-    g.emit(LOAD_FLAGS);
-    g.flags = null;
+    } else {
+      const a = g.tmp("a");
+      g.emit(
+        `${a} = lo[${i.reg}]; ${r} = Math.imul(${a}, ${src[0]}); ${of} = ${a} * ${src[0]} !== ${r} ? 2049 : 0;`,
+      );
+    }
+    g.emit(`lo[${i.reg}] = ${r}; hi[${i.reg}] = ${rh};`);
+    const e = g.eflagsUpdate(STATUS, of);
+    g.setFlags(
+      `fe = ${e}; fo = ${L_LOGIC}; fs = ${os}; fr = ${r}; ${os === 8 ? `frh = ${rh}; ` : ""}fm = ${SZP};`,
+    );
+    g.flags = { kind: "szp", size: os, a: "0", b: "0", r, ah: "0", bh: "0", rh };
+    return true;
+  }
+  if ((opc === 0x98 || opc === 0x99) && wide && i.exec === OPCODES[opc]?.exec) {
+    // CWDE/CDQE (98): sign-extend AX/EAX into EAX/RAX; CDQ/CQO (99): EDX/RDX = sign of EAX/RAX.
+    if (opc === 0x98) g.emit(os === 8 ? `hi[0] = lo[0] >> 31;` : `lo[0] = (lo[0] << 16) >> 16; hi[0] = 0;`);
+    else g.emit(os === 8 ? `lo[2] = hi[0] >> 31; hi[2] = hi[0] >> 31;` : `lo[2] = lo[0] >> 31; hi[2] = 0;`);
     return true;
   }
   if (opc >= 0xb8 && opc <= 0xbf) {

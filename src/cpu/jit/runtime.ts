@@ -63,13 +63,16 @@ function mul32(x: number, y: number): number {
   return ((mid << 16) | (ll & 0xffff)) >>> 0;
 }
 
+/** Outputs of imul64w besides its return value: high half (int32) and CF|OF (0 or 801H). */
+export const IM = { hi: 0, of: 0 };
+
 /**
- * IMUL r64, r/m64 (0F AF at 64-bit operand size, SDM Vol.2 IMUL) as compiled code uses it:
+ * IMUL r64, r/m64 (0F AF at 64-bit operand size, SDM Vol.2 IMUL) without flag recording:
  * returns the low half of the low 64 bits of the signed product (a, ah) * (b, bh) as int32,
- * the high half in `cpu.rhi` (int32); records CF=OF=1 when the product does not fit in 64
- * bits, SF/ZF/PF from the result (lazily), AF=0 — as muldiv.ts imulTrunc.
+ * with the high half in `IM.hi` (int32) and `IM.of` = 801H (CF|OF) when the product does not
+ * fit in 64 bits, else 0. Compiled code records the flags in its own locals.
  */
-export function imul64v(cpu: Cpu, a: number, ah: number, b: number, bh: number): number {
+export function imul64w(a: number, ah: number, b: number, bh: number): number {
   const a0 = a >>> 0;
   const a1 = ah >>> 0;
   const b0 = b >>> 0;
@@ -99,15 +102,26 @@ export function imul64v(cpu: Cpu, a: number, ah: number, b: number, bh: number):
     w3 = (w3 - a1 - (s < 0 ? 1 : 0)) >>> 0;
   }
   const ext = w1 & 0x80000000 ? 0xffffffff : 0;
-  const ovf = w2 !== ext || w3 !== ext;
-  cpu.eflags = (cpu.eflags & ~STATUS) | (ovf ? 0x801 : 0);
+  IM.of = w2 !== ext || w3 !== ext ? 0x801 : 0;
+  IM.hi = w1 | 0;
+  return w0 | 0;
+}
+
+/**
+ * IMUL r64, r/m64 with the flags recorded in the cpu: imul64w, then CF=OF=1 when the product
+ * does not fit in 64 bits, SF/ZF/PF from the result (lazily), AF=0 — as muldiv.ts imulTrunc;
+ * the high half is also left in `cpu.rhi`.
+ */
+export function imul64v(cpu: Cpu, a: number, ah: number, b: number, bh: number): number {
+  const r = imul64w(a, ah, b, bh);
+  cpu.eflags = (cpu.eflags & ~STATUS) | IM.of;
   cpu.lfOp = 4;
   cpu.lfSize = 8;
-  cpu.lfR = w0 | 0;
-  cpu.lfRh = w1 | 0;
+  cpu.lfR = r;
+  cpu.lfRh = IM.hi;
   cpu.lazyMask = SZP;
-  cpu.rhi = w1 | 0;
-  return w0 | 0;
+  cpu.rhi = IM.hi;
+  return r;
 }
 
 /** IMUL r64, r/m64 into register `d` of the cpu (imul64v, then the register write). */

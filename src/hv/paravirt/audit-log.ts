@@ -25,7 +25,10 @@ export type ViolationAction =
 export interface Violation {
   /** vCPU id. */
   vcpu: number;
-  /** Guest RIP of the instruction (MOV CR, LMSW, CLTS, RSM). */
+  /**
+   * Guest RIP of the instruction (MOV CR, LMSW, CLTS, RSM; for a task switch the JMP, CALL,
+   * IRET or the instruction during whose event delivery it happened).
+   */
   rip: bigint;
   /** Register written. */
   cr: "cr0" | "cr4";
@@ -37,7 +40,7 @@ export interface Violation {
   pinnedHigh: number;
   /** Bits pinned to 0 at the time. */
   pinnedLow: number;
-  /** Which path wrote the register: "mov", "lmsw", "clts", "rsm", ... */
+  /** Which path wrote the register: "mov", "lmsw", "clts", "task-switch" or "rsm". */
   source: string;
   /** The VM's ABI profile. */
   profile: PinProfile;

@@ -67,7 +67,7 @@ export interface ControlWriteContext {
   inSmm: boolean;
   /** RIP of the writing instruction. */
   rip: bigint;
-  /** The writing path: "mov", "lmsw", "clts", ... */
+  /** The writing path: "mov", "lmsw", "clts" or "task-switch" (the CPU's ControlWriteSource). */
   source: string;
 }
 

@@ -4,10 +4,14 @@
  * BigInt paths (`exactF64`): results, MXCSR flags and comparison outcomes must be identical for
  * random and boundary operands (zeros of both signs, denormals, the normal range's ends,
  * infinities, NaNs, values near the fast paths' magnitude limits, exact and inexact cases),
- * under every rounding mode and with DAZ/FTZ.
+ * under every rounding mode and with DAZ/FTZ. The same for the double arithmetic of compiled
+ * code (src/cpu/jit/runtime.ts sd/pd), which must refuse, changing nothing, whatever it does
+ * not compute exactly as the handler would.
  */
 import test from "node:test";
 import assert from "node:assert/strict";
+import { SseState } from "../../src/cpu/sse/sse-state.js";
+import { pd, sd } from "../../src/cpu/jit/runtime.js";
 import {
   FP,
   FpOp,
@@ -157,4 +161,46 @@ test("binary64 fast paths agree with the exact paths", () => {
     );
   }
   assert.ok(quick > 40000, `the quick path covered ${quick} operations`);
+});
+
+test("compiled code's double arithmetic (jit/runtime.ts sd/pd) agrees with the exact path", () => {
+  const r = new Rng(0xfeedf00d);
+  const sse = new SseState();
+  const x = sse.xmm;
+  let taken = 0;
+  for (let n = 0; n < 100000; n++) {
+    const mx = MODES[r.int(MODES.length)];
+    const op = r.int(5) as FpOp;
+    const lanes = r.int(2) + 1;
+    const before: number[] = [];
+    for (let k = 0; k < 8; k++) x[k] = 0;
+    for (let l = 0; l < lanes; l++) {
+      [x[2 * l], x[2 * l + 1]] = operand(r); // XMM0 lane l: destination
+      [x[4 + 2 * l], x[5 + 2 * l]] = operand(r); // XMM1 lane l: source
+    }
+    sse.mxcsr = mx;
+    before.push(...x.subarray(0, 8));
+    const ok = lanes === 1 ? sd(sse, op, 0, sse.f64, 2) : pd(sse, op, 0, sse.f64, 2);
+    if (!ok) {
+      assert.deepEqual(
+        [...x.subarray(0, 8), sse.mxcsr],
+        [...before, mx],
+        "a refused operation changes nothing",
+      );
+      continue;
+    }
+    taken++;
+    let flags = 0;
+    const exp: number[] = [];
+    for (let l = 0; l < lanes; l++) {
+      FP.flags = 0;
+      exactF64.arith(op, before[2 * l], before[2 * l + 1], before[4 + 2 * l], before[5 + 2 * l], mx);
+      exp.push(FP.lo | 0, FP.hi | 0);
+      flags |= FP.flags;
+    }
+    assert.equal(flags & ~0x20, 0, `only PE for an accepted operation (op ${op}, ${before.join(" ")})`);
+    assert.deepEqual([...x.subarray(0, 2 * lanes)], exp, `op ${op} lanes ${lanes}: ${before.join(" ")}`);
+    assert.equal(sse.mxcsr, mx | flags, `MXCSR after op ${op}: ${before.join(" ")}`);
+  }
+  assert.ok(taken > 20000, `compiled arithmetic covered ${taken} operations`);
 });

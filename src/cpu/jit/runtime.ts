@@ -6,7 +6,6 @@
 import type { Cpu } from "../cpu.js";
 import { PERM } from "../mmu.js";
 import type { SseState } from "../sse/sse-state.js";
-import { FP, f64Quick } from "../sse/softfp.js";
 
 export { PERM };
 
@@ -152,60 +151,130 @@ export function imul32(cpu: Cpu, d: number, a: number, b: number): void {
   cpu.hi[d] = 0;
 }
 
+/** Scratch: the result of quick(); T: a memory source operand copied for quick(). */
+const Q = new Float64Array(1);
+const T = new Float64Array(2);
+
+/**
+ * softfp.ts f64Quick for compiled code: the same cases and results, but operands are read
+ * from `f[d]` and `ys[yi]` and the result is left in `Q[0]`, so that no double crosses a call
+ * boundary (a call V8 does not inline would box it). Returns -1 when the case is not covered,
+ * else 1 for an inexact result and 0 for an exact one. Every error term is computed inline.
+ */
+function quick(op: number, f: Float64Array, d: number, ys: Float64Array, yi: number): number {
+  const y = ys[yi];
+  const ay = Math.abs(y);
+  if (!(ay >= 2.2250738585072014e-308 && ay < 1e290) && y !== 0) return -1;
+  if (op === 4) {
+    if (y === 0) {
+      Q[0] = y;
+      return 0;
+    }
+    if (y < 0 || ay <= 1e-270) return -1;
+    const r = Math.sqrt(y);
+    Q[0] = r;
+    const p = r * r;
+    if (p !== y) return 1;
+    let t = 134217729 * r;
+    const h = t - (t - r);
+    const l = r - h;
+    t = h * h - p + h * l + l * h + l * l;
+    return t !== 0 ? 1 : 0;
+  }
+  const x = f[d];
+  const ax = Math.abs(x);
+  if (!(ax >= 2.2250738585072014e-308 && ax < 1e290) && x !== 0) return -1;
+  if (op <= 1) {
+    const yy = op === 1 ? -y : y;
+    const r = x + yy;
+    Q[0] = r;
+    if (r === 0) return 0;
+    if (!(Math.abs(r) >= 2.2250738585072014e-308)) return -1;
+    const bb = r - x;
+    return x - (r - bb) + (yy - bb) !== 0 ? 1 : 0;
+  }
+  let a: number;
+  let b: number;
+  let p: number;
+  if (op === 2) {
+    const r = x * y;
+    Q[0] = r;
+    if (x === 0 || y === 0) return 0;
+    const ar = Math.abs(r);
+    if (!(ar > 1e-270 && ar < 1e290)) return -1;
+    a = x;
+    b = y;
+    p = r;
+  } else {
+    if (y === 0) return -1;
+    const r = x / y;
+    Q[0] = r;
+    if (x === 0) return 0;
+    const ar = Math.abs(r);
+    if (!(ar > 1e-270 && ar < 1e290) || ax <= 1e-270 || ay <= 1e-270) return -1;
+    p = r * y;
+    if (p !== x) return 1;
+    a = r;
+    b = y;
+  }
+  // Dekker/Veltkamp TwoProduct: a*b - p exactly.
+  let t = 134217729 * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = 134217729 * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl !== 0 ? 1 : 0;
+}
+
 /**
  * The double arithmetic of compiled SSE code (jit/sse.ts). ADDSD/SUBSD/MULSD/DIVSD/SQRTSD and
  * the PD forms (`op`: softfp.ts FpOp) on XMM register `d` (index of its low double in
  * `sse.f64`) with the source double(s) at `ys[yi]` (a register: `ys` = `sse.f64`) or at
- * physical address `pa` of `dv` (memory, the `m` forms). Operands and results stay inside
- * these functions, so optimized code never boxes a double. When MXCSR selects round to
- * nearest with PE masked and softfp.ts f64Quick covers every lane (then its result is the
- * handler's and PE, which only sets a masked flag, is the one possible exception), the result
- * is written, PE is OR-ed into MXCSR when inexact, and true is returned; otherwise nothing
- * changes and false tells the compiled code to let the handler execute the instruction.
+ * physical address `pa` of `dv` (memory, the `m` forms). When MXCSR selects round to nearest
+ * with PE masked and every lane is a case softfp.ts f64Quick covers (then the result is the
+ * handler's, and PE, a masked flag, is the one possible exception), the result is written, PE
+ * is OR-ed into MXCSR when inexact, and true is returned; otherwise nothing changes and false
+ * tells the compiled code to let the handler execute the instruction.
  */
 export function sd(sse: SseState, op: number, d: number, ys: Float64Array, yi: number): boolean {
-  return sdv(sse, op, d, ys[yi]);
+  const mx = sse.mxcsr;
+  if ((mx & 0x7000) !== 0x1000) return false;
+  const f = sse.f64;
+  const s = quick(op, f, d, ys, yi);
+  if (s < 0) return false;
+  f[d] = Q[0];
+  if (s !== 0) sse.mxcsr = mx | 0x20;
+  return true;
 }
 
 /** sd with the source double in memory (see sd). */
 export function sdm(sse: SseState, op: number, d: number, dv: DataView, pa: number): boolean {
-  return sdv(sse, op, d, dv.getFloat64(pa, true));
-}
-
-function sdv(sse: SseState, op: number, d: number, y: number): boolean {
-  const mx = sse.mxcsr;
-  if ((mx & 0x7000) !== 0x1000) return false;
-  const f = sse.f64;
-  FP.flags = 0;
-  const r = f64Quick(op, f[d], y);
-  if (r !== r) return false;
-  if (FP.flags !== 0) sse.mxcsr = mx | 0x20;
-  f[d] = r;
-  return true;
+  T[0] = dv.getFloat64(pa, true);
+  return sd(sse, op, d, T, 0);
 }
 
 /** The PD forms: both lanes (see sd). */
 export function pd(sse: SseState, op: number, d: number, ys: Float64Array, yi: number): boolean {
-  return pdv(sse, op, d, ys[yi], ys[yi + 1]);
+  const mx = sse.mxcsr;
+  if ((mx & 0x7000) !== 0x1000) return false;
+  const f = sse.f64;
+  const s0 = quick(op, f, d, ys, yi);
+  if (s0 < 0) return false;
+  const r0 = Q[0];
+  const s1 = quick(op, f, d + 1, ys, yi + 1);
+  if (s1 < 0) return false;
+  f[d] = r0;
+  f[d + 1] = Q[0];
+  if ((s0 | s1) !== 0) sse.mxcsr = mx | 0x20;
+  return true;
 }
 
 /** pd with the 16-byte source in memory (see sd). */
 export function pdm(sse: SseState, op: number, d: number, dv: DataView, pa: number): boolean {
-  return pdv(sse, op, d, dv.getFloat64(pa, true), dv.getFloat64(pa + 8, true));
-}
-
-function pdv(sse: SseState, op: number, d: number, y0: number, y1: number): boolean {
-  const mx = sse.mxcsr;
-  if ((mx & 0x7000) !== 0x1000) return false;
-  const f = sse.f64;
-  FP.flags = 0;
-  const r0 = f64Quick(op, f[d], y0);
-  const r1 = f64Quick(op, f[d + 1], y1);
-  if (r0 !== r0 || r1 !== r1) return false;
-  if (FP.flags !== 0) sse.mxcsr = mx | 0x20;
-  f[d] = r0;
-  f[d + 1] = r1;
-  return true;
+  T[0] = dv.getFloat64(pa, true);
+  T[1] = dv.getFloat64(pa + 8, true);
+  return pd(sse, op, d, T, 0);
 }
 
 /**
@@ -214,17 +283,16 @@ function pdv(sse: SseState, op: number, d: number, y0: number, y1: number): bool
  * operand is a NaN or a denormal (IE/DE/DAZ rules: the handler runs instead).
  */
 export function comisd(sse: SseState, d: number, ys: Float64Array, yi: number): number {
-  return comisv(sse.f64[d], ys[yi]);
-}
-
-/** comisd with the source double in memory. */
-export function comisdm(sse: SseState, d: number, dv: DataView, pa: number): number {
-  return comisv(sse.f64[d], dv.getFloat64(pa, true));
-}
-
-function comisv(x: number, y: number): number {
+  const x = sse.f64[d];
+  const y = ys[yi];
   const ax = Math.abs(x);
   const ay = Math.abs(y);
   if (!((ax >= 2.2250738585072014e-308 || x === 0) && (ay >= 2.2250738585072014e-308 || y === 0))) return -1;
   return x === y ? 0x40 : x < y ? 1 : 0;
+}
+
+/** comisd with the source double in memory. */
+export function comisdm(sse: SseState, d: number, dv: DataView, pa: number): number {
+  T[0] = dv.getFloat64(pa, true);
+  return comisd(sse, d, T, 0);
 }

@@ -9,7 +9,8 @@
  * without, each with two vCPUs, and prints pinvm's report of the refused CR writes.
  *
  * Exit status (docs/cli.md): the guest's isa-debug-exit status (V << 1) | 1; 0 on power-off
- * or a final halt; 2 on a triple fault or a reset with -no-reboot; 3 when the hypervisor
+ * or a final halt, and (as QEMU) on a triple fault or a reset with -no-reboot, with a message
+ * on stderr naming the cause; 3 when the hypervisor
  * stopped a vCPU (internal error); 4 when --violations exit stopped the guest; 124 when
  * --max-instructions ran out; 1 with one line `pinvm: ...` on stderr for every host-side
  * error (bad flags, unreadable or malformed kernel or snapshot). No stack traces, except with

@@ -196,7 +196,8 @@ export interface RunConfig {
   snapshotSave: { path: string; atInstruction?: number } | null;
   /**
    * --trace: print the machine's events on stderr (resets and how the vCPUs were reset,
-   * triple faults, internal errors, violation stops, snapshots, how the run ended).
+   * triple faults, internal errors, violation stops, exits that reach the VMM: unclaimed
+   * port/MMIO accesses and debug exits, snapshots, how the run ended).
    */
   trace: boolean;
   /** --max-instructions: stop (exit status 124) after this many instructions; null = no limit. */
@@ -366,7 +367,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   trace: {
     value: false,
     qemu: false,
-    help: "print resets, shutdowns, snapshots and the run's end on stderr",
+    help: "print resets, shutdowns, unclaimed-port exits and the run's end on stderr",
   },
   "max-instructions": {
     value: true,

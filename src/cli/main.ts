@@ -580,7 +580,35 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * Resolves when everything written to `stream` so far has been handed to the OS. A write to a
+ * full pipe is queued in the process; process.exit would drop it (seen with --trace output
+ * of more than the 64 KiB a pipe holds), so the exit waits for an empty write's callback,
+ * which runs after every earlier write.
+ */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (stream.destroyed || !stream.writable) resolve();
+    else stream.write("", () => resolve());
+  });
+}
+
+/**
+ * A reader that goes away (`pinvm ... | head`) ends pinvm quietly, as the shell expects of a
+ * filter killed by SIGPIPE (status 141 = 128 + SIGPIPE); another write error of stdout is
+ * one line and status 1. Without a listener Node would throw from the write with a trace.
+ */
+function handleStreamErrors(): void {
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code !== "EPIPE") process.stderr.write(`pinvm: cannot write to standard output: ${e.message}\n`);
+    process.exit(e.code === "EPIPE" ? 141 : 1);
+  });
+  process.stderr.on("error", () => process.exit(1));
+}
+
 if (isEntryPoint()) {
+  handleStreamErrors();
   const status = await main(process.argv.slice(2));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
   process.exit(status);
 }

@@ -52,6 +52,9 @@ export const COM1_BASE = 0x3f8;
  */
 export const SHUTDOWN_EXIT_STATUS = 0;
 
+/** --trace: how many exits reaching the VMM (unclaimed port/MMIO accesses, debug) are printed. */
+export const TRACED_EXITS_MAX = 1000;
+
 /** Process exit status when the instruction limit ran out (as timeout(1)). */
 export const LIMIT_EXIT_STATUS = 124;
 
@@ -264,6 +267,8 @@ export class PcMachine {
       },
     );
     this.vm.setPortIoHandler(this.board.io);
+    if (options.trace)
+      this.board.io.onUnclaimed = (port, size, value) => this.traceUnclaimedPort(port, size, value);
     this.installFirmware();
   }
 
@@ -319,6 +324,69 @@ export class PcMachine {
 
   private trace(line: string): void {
     this.options.trace?.(line);
+  }
+
+  /** Counts one traced exit; false once TRACED_EXITS_MAX were printed (says so once). */
+  private countTracedExit(): boolean {
+    this.tracedExits++;
+    if (this.tracedExits <= TRACED_EXITS_MAX) return true;
+    if (this.tracedExits === TRACED_EXITS_MAX + 1)
+      this.trace(`further exits not traced (more than ${TRACED_EXITS_MAX})`);
+    return false;
+  }
+
+  /** --trace of an IN/OUT at a port no device claims (the bus answers with open bus). */
+  private traceUnclaimedPort(port: number, size: number, value: number | undefined): void {
+    if (!this.countTracedExit()) return;
+    const h = (n: number): string => `0x${n.toString(16)}`;
+    this.trace(
+      value === undefined
+        ? `exit io-in port ${h(port)} size ${size} (unclaimed: open bus)`
+        : `exit io-out port ${h(port)} size ${size} value ${h(value)} (unclaimed)`,
+    );
+  }
+
+  /** Exits traced so far by traceExit. */
+  private tracedExits = 0;
+
+  /**
+   * Traces an exit that reached the VMM's run loop: an I/O port or MMIO address no device
+   * claims (the guest sees open bus: all ones on reads, writes dropped) or a debug exit. Port
+   * I/O normally goes to the board's bus, which reports its unclaimed ports through
+   * traceUnclaimedPort; device accesses are not traced. At most TRACED_EXITS_MAX
+   * lines per machine, then one line saying the rest are not shown, so a guest that polls
+   * an absent device cannot flood stderr.
+   */
+  private traceExit(vcpu: Vcpu, exit: VcpuExit): void {
+    if (!this.options.trace || !this.countTracedExit()) return;
+    const h = (n: number | bigint): string => `0x${n.toString(16)}`;
+    switch (exit.kind) {
+      case "io-in":
+        this.trace(
+          `vcpu ${vcpu.id}: exit io-in port ${h(exit.port)} size ${exit.size} (unclaimed: open bus)`,
+        );
+        break;
+      case "io-out":
+        this.trace(
+          `vcpu ${vcpu.id}: exit io-out port ${h(exit.port)} size ${exit.size} value ${h(exit.value)} (unclaimed)`,
+        );
+        break;
+      case "mmio-read":
+        this.trace(
+          `vcpu ${vcpu.id}: exit mmio-read ${h(exit.address)} size ${exit.size} (unclaimed: open bus)`,
+        );
+        break;
+      case "mmio-write":
+        this.trace(
+          `vcpu ${vcpu.id}: exit mmio-write ${h(exit.address)} size ${exit.size} value ${h(exit.value)} (unclaimed)`,
+        );
+        break;
+      case "debug":
+        this.trace(`vcpu ${vcpu.id}: exit debug (${exit.reason}) at rip ${h(exit.rip)}`);
+        break;
+      default:
+        this.trace(`vcpu ${vcpu.id}: exit ${exit.kind}`);
+    }
   }
 
   /** Instructions retired by all vCPUs since the machine was built. */
@@ -412,14 +480,17 @@ export class PcMachine {
           return null;
         case "io-in":
           // A port nothing claims: open bus.
+          this.traceExit(vcpu, exit);
           vcpu.completeRead(exit.size === 1 ? 0xff : exit.size === 2 ? 0xffff : 0xffff_ffff);
           continue;
         case "mmio-read":
+          this.traceExit(vcpu, exit);
           vcpu.completeRead(exit.size === 1 ? 0xff : exit.size === 2 ? 0xffff : 0xffff_ffff);
           continue;
         case "io-out":
         case "mmio-write":
         case "debug":
+          this.traceExit(vcpu, exit);
           continue;
         case "cr-pin-violation":
           this.trace(`cr-pin violation: ${describeViolation(exit.violation)}`);

@@ -34,6 +34,12 @@ export class PortIoBus {
   private readonly mappings: Mapping[] = [];
 
   /**
+   * Called for an access to a port no device claims (the first port of the access), before
+   * the bus answers it with open bus; the VMM's --trace sets it. `value` is undefined for IN.
+   */
+  onUnclaimed: ((port: number, size: number, value: number | undefined) => void) | null = null;
+
+  /**
    * Claims ports start..start+length-1 for `device`. With `byteWide`, accesses wider than a
    * byte reach the device as consecutive byte accesses. Throws if a port is already taken.
    */
@@ -65,6 +71,7 @@ export class PortIoBus {
 
   /** IN of `size` bytes from `port`. */
   read(port: number, size: number): number {
+    if (this.onUnclaimed !== null && this.owner[port & 0xffff] === 0) this.onUnclaimed(port, size, undefined);
     const m = this.mappingFor(port, size);
     if (m !== undefined) return m.device.read(port - m.start, size);
     if (size === 1) return this.owner[port & 0xffff] === 0 ? 0xff : this.readByte(port);
@@ -75,6 +82,7 @@ export class PortIoBus {
 
   /** OUT of `size` bytes to `port`. */
   write(port: number, size: number, value: number): void {
+    if (this.onUnclaimed !== null && this.owner[port & 0xffff] === 0) this.onUnclaimed(port, size, value);
     const m = this.mappingFor(port, size);
     if (m !== undefined) {
       m.device.write(port - m.start, size, value);

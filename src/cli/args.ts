@@ -367,7 +367,7 @@ const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   trace: {
     value: false,
     qemu: false,
-    help: "print resets, shutdowns, unclaimed-port exits and the run's end on stderr",
+    help: "print resets, unclaimed-port exits, the run's end on stderr",
   },
   "max-instructions": {
     value: true,

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { decodeSnapshot, encodeSnapshot } from "../../src/vmm/snapshot/format.js";
-import { guest, lines, missing, pinvm, type CliRun } from "./run-cli.js";
+import { guest, lines, missing, pinvm, type CliRun, saveHelloSnapshot } from "./run-cli.js";
 
 /** Asserts status 1, one stderr line without a stack trace, nothing on stdout; returns the line. */
 function refused(r: CliRun, what: string): string {
@@ -193,18 +193,7 @@ test(
     const dir = mkdtempSync(join(tmpdir(), "pinvm-bad-"));
     try {
       const good = join(dir, "good.snap");
-      const save = pinvm([
-        "-kernel",
-        guest("hello.elf"),
-        "-device",
-        "isa-debug-exit",
-        "--snapshot-save",
-        good,
-        "--snapshot-at",
-        "5000",
-        "--max-instructions",
-        "5000",
-      ]);
+      const save = saveHelloSnapshot(good);
       assert.equal(save.status, 124, save.stderr);
       const bytes = readFileSync(good);
       const edited = (edit: (json: Record<string, unknown>) => void): Uint8Array => {

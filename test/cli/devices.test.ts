@@ -13,7 +13,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { assemble } from "../helpers/asm.js";
-import { missing, pinvm } from "./run-cli.js";
+import { missing, pinvm, realModeBios } from "./run-cli.js";
 
 /** The checks; `e9` is what a read of port E9H must return. */
 function testdevBios(e9: number): Uint8Array {
@@ -97,14 +97,7 @@ test(
     try {
       const bios = join(dir, "off.rom");
       // SLP_EN is PM1_CNT bit 13 (ACPI 6.5 4.8.3.2.1); SLP_TYP (bits 12:10) = 0.
-      writeFileSync(
-        bios,
-        assemble(
-          "start:\nmov dx, 0x604\nmov ax, 0x2000\nout dx, ax\n1: hlt\njmp 1b\n.org 0xff0\njmp start\n.org 0x1000\n",
-          16,
-          0xf000,
-        ),
-      );
+      writeFileSync(bios, realModeBios("mov dx, 0x604\nmov ax, 0x2000\nout dx, ax"));
       const r = pinvm(["-bios", bios, "-device", "isa-debug-exit", "-nodefaults", "--trace"]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /run ended: poweroff/);

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { guest, lines, missing, pinvm } from "./run-cli.js";
+import { guest, lines, missing, pinvm, saveHelloSnapshot } from "./run-cli.js";
 
 function oneErrorLine(r: { status: number | null; stderr: string; stdout: string }): string {
   assert.equal(r.status, 1, r.stderr);
@@ -117,18 +117,7 @@ test("a corrupt snapshot: status 1 and one line saying what is wrong", { skip: m
   const dir = mkdtempSync(join(tmpdir(), "pinvm-cli-"));
   try {
     const good = join(dir, "good.snap");
-    const save = pinvm([
-      "-kernel",
-      guest("hello.elf"),
-      "-device",
-      "isa-debug-exit",
-      "--snapshot-save",
-      good,
-      "--snapshot-at",
-      "5000",
-      "--max-instructions",
-      "5000",
-    ]);
+    const save = saveHelloSnapshot(good);
     assert.equal(save.status, 124, save.stderr);
     const bytes = readFileSync(good);
     const cases: [string, Uint8Array, RegExp][] = [

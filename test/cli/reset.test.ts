@@ -14,16 +14,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { assemble } from "../helpers/asm.js";
-import { guest, missing, pinvm } from "./run-cli.js";
+import { guest, missing, pinvm, realModeBios } from "./run-cli.js";
 import { spawnSync } from "node:child_process";
 import { qemuAvailable, QEMU_BINARY } from "../oracle/qemu.js";
 
-/** The 4 KiB real-mode image (CS base F0000H, entered at FFF0H) with `trigger` on its first boot. */
+/** The real-mode image with `trigger` on its first boot. */
 function resetBios(trigger: string): Uint8Array {
-  return assemble(
+  return realModeBios(
     `
-start:
   mov al, 0x40
   out 0x70, al
   in al, 0x71
@@ -35,20 +33,12 @@ start:
   out 0x71, al
   mov al, 0x28
   out 0x21, al
-  ${trigger}
-1:
-  hlt
-  jmp 1b
+  ${trigger}`,
+    `
 second:
   in al, 0x21
   out 0xf4, al
-  jmp 1b
-.org 0xff0
-  jmp start
-.org 0x1000
-`,
-    16,
-    0xf000,
+  jmp 1b`,
   );
 }
 

@@ -1,11 +1,14 @@
 /**
  * Helpers of the command tests: run the built `pinvm` (dist/src/cli/main.js) as a child
- * process with a timeout, and find the guest images of guests/build.
+ * process with a timeout, find the guest images of guests/build, and build small real-mode
+ * firmware images for `-bios` in a temporary directory.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { assemble } from "../helpers/asm.js";
 
 /** The repository root (this file runs from dist/test/cli). */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
@@ -46,4 +49,56 @@ export function missing(...guests: string[]): string | undefined {
 /** The non-empty lines of `text`. */
 export function lines(text: string): string[] {
   return text.split("\n").filter((l) => l !== "");
+}
+
+/**
+ * A 4 KiB real-mode firmware image for `-bios` (CS base F0000H, entered at FFF0H, which
+ * jumps to `start:`): `body`, then a HLT loop at label `1:`, then `tail` (code the body may
+ * jump to, e.g. a second-boot path that ends in `jmp 1b`).
+ */
+export function realModeBios(body: string, tail = ""): Uint8Array {
+  return assemble(
+    `
+start:
+  ${body}
+1:
+  hlt
+  jmp 1b
+${tail}
+.org 0xff0
+  jmp start
+.org 0x1000
+`,
+    16,
+    0xf000,
+  );
+}
+
+/** Runs `fn` with a new temporary directory, removed afterwards. */
+export function withTempDir<T>(prefix: string, fn: (dir: string) => T): T {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  try {
+    return fn(dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs guests/build/hello.elf for 5000 instructions and saves a snapshot there to `path`
+ * (status 124, the instruction limit); the starting point of the corrupt-snapshot tests.
+ */
+export function saveHelloSnapshot(path: string): CliRun {
+  return pinvm([
+    "-kernel",
+    guest("hello.elf"),
+    "-device",
+    "isa-debug-exit",
+    "--snapshot-save",
+    path,
+    "--snapshot-at",
+    "5000",
+    "--max-instructions",
+    "5000",
+  ]);
 }

@@ -6,41 +6,18 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { assemble } from "../helpers/asm.js";
-import { lines, missing, pinvm } from "./run-cli.js";
+import { lines, missing, pinvm, realModeBios, withTempDir } from "./run-cli.js";
 import { TRACED_EXITS_MAX } from "../../src/vmm/machine.js";
-
-/** A 4 KiB real-mode firmware image (entered at F000:FFF0) running `body`. */
-function bios(body: string): Uint8Array {
-  return assemble(
-    `
-start:
-  ${body}
-1:
-  hlt
-  jmp 1b
-.org 0xff0
-  jmp start
-.org 0x1000
-`,
-    16,
-    0xf000,
-  );
-}
 
 /** Runs `body` as firmware with --trace; returns the run. */
 function traced(body: string): ReturnType<typeof pinvm> {
-  const dir = mkdtempSync(join(tmpdir(), "pinvm-trace-"));
-  try {
+  return withTempDir("pinvm-trace-", (dir) => {
     const rom = join(dir, "trace.rom");
-    writeFileSync(rom, bios(body));
+    writeFileSync(rom, realModeBios(body));
     return pinvm(["-bios", rom, "-device", "isa-debug-exit", "-nodefaults", "--trace"]);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 test(

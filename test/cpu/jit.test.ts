@@ -17,25 +17,7 @@ import { assemble } from "../helpers/asm.js";
 import { LAYOUT, createMachine, enterLong64, type TestMachine } from "../helpers/machine.js";
 import { compiledBlocks, compiledRegions } from "../../src/cpu/jit/compile.js";
 import { imul32, imul64 } from "../../src/cpu/jit/runtime.js";
-
-/** Deterministic xorshift32. */
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-  int(n: number): number {
-    return this.next() % n;
-  }
-  pick<T>(xs: readonly T[]): T {
-    return xs[this.int(xs.length)];
-  }
-}
+import { Rng } from "../helpers/rng.js";
 
 const R64 = ["rax", "rbx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r12", "r13", "r14", "r15"];
 const R32: Record<string, string> = {

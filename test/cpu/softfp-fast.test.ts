@@ -22,22 +22,7 @@ import {
   f64ToInt,
   intToF64,
 } from "../../src/cpu/sse/softfp.js";
-
-/** Deterministic xorshift32. */
-class Rng {
-  constructor(private s: number) {}
-  next(): number {
-    let x = this.s;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.s = x >>> 0;
-    return this.s;
-  }
-  int(n: number): number {
-    return this.next() % n;
-  }
-}
+import { Rng } from "../helpers/rng.js";
 
 const view = new DataView(new ArrayBuffer(8));
 function bitsOf(d: number): [number, number] {

@@ -23,13 +23,18 @@
  * are the same either way; "direct" lets the benchmark run while the system instructions of
  * the start-up are still missing from the core. "auto" (default) tries multiboot first.
  *
- * pinvm's own figure is the run of `--rounds` rounds made after a 1-round run in the same
- * process (so it includes warm-up: block compilation and V8's optimization of the compiled
- * functions). The steady-state figure is the median over `--steady-runs` further runs of
- * the same length in the same process; both are printed. QEMU is measured as before.
+ * pinvm's figure, the one compared with QEMU, is a run of as many rounds as QEMU's timed runs
+ * (`--long-rounds`, default `--qemu-rounds`): the same instructions between the markers for
+ * both, each on a fresh machine, so both include their warm-up (pinvm: block compilation and
+ * V8's optimization of the compiled functions; QEMU: translation). Before it pinvm makes a
+ * 1-round and a `--rounds`-round run (for the per-round count, and a "short run" figure that
+ * shows how much of a short run the warm-up takes), and after it `--steady-runs` more short
+ * runs whose median is the steady-state figure. All pinvm runs are in one process, each on a
+ * new Cpu and PhysicalMemory.
  *
  * Usage: node dist/bench/run.js [--rounds N] [--qemu-rounds N] [--qemu-runs N] [--no-qemu] [--guest path]
  *                               [--max-instructions N] [--entry auto|multiboot|direct] [--steady-runs N]
+ *                               [--long-rounds N]
  * Benchmarks never fail on time: the exit status is 0 unless a run could not be made at all
  * or the checksums differ.
  */
@@ -80,6 +85,11 @@ export interface BenchOptions {
    * steady-state figure (compiled blocks and V8's optimized code are warm by then).
    */
   steadyRuns: number;
+  /**
+   * Rounds of pinvm's main timed run, the figure compared with QEMU: by default the same as
+   * `qemuRounds`, so both are timed over the same instructions (0 skips that run).
+   */
+  longRounds: number | null;
 }
 
 /** Result of the pinvm run. */
@@ -114,7 +124,10 @@ export interface QemuResult {
   command: string[];
 }
 
-/** Parse the command line (defaults: the bench_int guest, 5 pinvm rounds, 3 QEMU runs of 200). */
+/**
+ * Parse the command line (defaults: the bench_int guest, short pinvm runs of 5 rounds, 3 QEMU
+ * runs of 200 rounds and one pinvm run of the same 200 rounds).
+ */
 export function parseArgs(argv: string[]): BenchOptions {
   const root = repoRoot(import.meta.url);
   const o: BenchOptions = {
@@ -125,7 +138,8 @@ export function parseArgs(argv: string[]): BenchOptions {
     qemu: true,
     maxInstructions: 500_000_000,
     entry: "auto",
-    steadyRuns: 5,
+    steadyRuns: 3,
+    longRounds: null,
   };
   eachOption(argv, (a, next) => {
     if (a === "--rounds") o.rounds = Number(next());
@@ -133,6 +147,7 @@ export function parseArgs(argv: string[]): BenchOptions {
     else if (a === "--qemu-rounds") o.qemuRounds = Number(next());
     else if (a === "--no-qemu") o.qemu = false;
     else if (a === "--steady-runs") o.steadyRuns = Number(next());
+    else if (a === "--long-rounds") o.longRounds = Number(next());
     else if (a === "--guest") o.guest = next();
     else if (a === "--max-instructions") o.maxInstructions = Number(next());
     else if (a === "--entry") {
@@ -486,18 +501,37 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
   if (!Number.isInteger(k))
     console.log(`pinvm: per-round count ${k} is not an integer: rounds are not uniform`);
   const count = (rounds: number): number => p1.instructions! + (rounds - 1) * k;
-  const pm = mips(pn.instructions, pn.seconds);
-  console.log(`pinvm: ${k} instructions per round; ${pm} MIPS over ${o.rounds} rounds`);
+  const ps = mips(pn.instructions, pn.seconds);
+  console.log(`pinvm: ${k} instructions per round; short run: ${ps} MIPS over ${o.rounds} rounds`);
+  const longRounds = o.longRounds ?? o.qemuRounds;
+  let pl: PinvmResult | null = null;
+  if (longRounds > 0) {
+    pl = runPinvm(
+      { ...o, rounds: longRounds, maxInstructions: Math.max(o.maxInstructions, 2 * count(longRounds)) },
+      pn.entry,
+    );
+    if (pl.instructions !== count(longRounds) || pl.checksum === null) {
+      console.log(
+        `pinvm rounds=${longRounds}: ${pl.instructions ?? "no"} instructions between markers, ` +
+          `expected ${count(longRounds)}; checksum ${pl.checksum ?? "none"}`,
+      );
+      return 1;
+    }
+    console.log(
+      `pinvm rounds=${longRounds}: ${pl.instructions} instructions between markers in ${pl.seconds!.toFixed(3)} s ` +
+        `= ${mips(pl.instructions, pl.seconds)} MIPS, checksum ${pl.checksum}`,
+    );
+  }
   const steady: number[] = [];
   for (let n = 0; n < o.steadyRuns; n++) {
     const p = runPinvm({ ...o }, pn.entry);
     if (p.instructions !== null && p.seconds !== null && p.seconds > 0 && p.checksum === pn.checksum)
       steady.push(p.instructions / p.seconds / 1e6);
   }
-  const ps = steady.length > 0 ? median(steady).toFixed(2) : "n/a";
+  const pst = steady.length > 0 ? median(steady).toFixed(2) : "n/a";
   if (o.steadyRuns > 0)
     console.log(
-      `pinvm steady state: median ${ps} MIPS over ${steady.length} more runs of ${o.rounds} rounds ` +
+      `pinvm steady state: median ${pst} MIPS over ${steady.length} more runs of ${o.rounds} rounds ` +
         `(${steady.map((m) => m.toFixed(1)).join(", ")})`,
     );
 
@@ -531,10 +565,15 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
     `qemu rounds=${o.qemuRounds}: ${qi} instructions, median ${qs.toFixed(3)} s between markers ` +
       `(${good.map((r) => r.seconds!.toFixed(3)).join(", ")}), checksum ${good[0].checksum}`,
   );
-  const steadyRatio =
-    steady.length > 0 ? ` | steady ${ps} MIPS, QEMU/pinvm ${(qm / Number(ps)).toFixed(1)}x` : "";
+  const ratio = (m: string): string =>
+    Number(m) > 0
+      ? `QEMU/pinvm ${(qm / Number(m)).toFixed(1)}x (pinvm ${(Number(m) / qm).toFixed(3)}x QEMU)`
+      : "n/a";
+  const sameRounds = pl !== null && longRounds === o.qemuRounds;
+  const main = pl !== null ? mips(pl.instructions, pl.seconds) : ps;
   console.log(
-    `RESULT pinvm ${pm} MIPS | QEMU TCG ${qm.toFixed(1)} MIPS | QEMU/pinvm ${(qm / Number(pm)).toFixed(1)}x${steadyRatio}`,
+    `RESULT pinvm ${main} MIPS${sameRounds ? ` over the same ${longRounds} rounds` : ""} | QEMU TCG ${qm.toFixed(1)} MIPS | ${ratio(main)}` +
+      ` | short run ${ps} MIPS, ${ratio(ps)}${steady.length > 0 ? ` | steady ${pst} MIPS, ${ratio(pst)}` : ""}`,
   );
   return 0;
 }

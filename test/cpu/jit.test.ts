@@ -468,3 +468,30 @@ test("the IMUL helpers agree with exact (BigInt) signed products", () => {
     assert.equal(cpu.eflags & 0x801, BigInt.asIntN(32, p32) === p32 ? 0 : 0x801, `imul32 ${a} ${b}`);
   }
 });
+
+test("flags left out of a transfer into a block that overwrites them are right on every way out", () => {
+  // Block 1 ends with CMP + JL into block 2 or 3. Block 2 overwrites every status flag first
+  // (XOR), so the jump into it needs no flag assignments; block 3 loads first (a possible
+  // bail-out that must see block 1's flags), so the jump into it keeps them. INC/ADC/SHL in
+  // the other variants write some flags or read CF, so the flags stay live there. Every
+  // budget from 1 to 60 ends the run at a different instruction, including each transfer.
+  const variants = [
+    "xor eax, edx\nadd rax, 3",
+    "inc eax\nadd rax, 3",
+    "adc eax, 1\nadd rax, 3",
+    "shl eax, 1\nadd rax, 3",
+    "mov rbx, qword ptr [rbp + 8]\nxor eax, ebx",
+  ];
+  for (const [n, body] of variants.entries()) {
+    const src =
+      `mov ecx, 30\n1:\nmov edx, ecx\nand edx, 3\ncmp edx, 2\njl 2f\n${body}\njmp 3f\n2:\n` +
+      `mov rbx, qword ptr [rbp + 16]\nsub eax, 7\n3:\ndec ecx\njnz 1b\n`;
+    const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
+    for (let budget = 1; budget <= 60; budget++) {
+      const slices = [budget, budget, budget, 100_000];
+      const ref = run(code, n, Infinity, slices);
+      for (const th of [1, 2])
+        assert.deepEqual(run(code, n, th, slices), ref, `variant ${n} budget ${budget} threshold ${th}`);
+    }
+  }
+});

@@ -26,12 +26,16 @@
  *   and the IMUL helpers). Lazy flags are recorded exactly as the handlers record them
  *   (operands may be in int32 form; flags.ts normalizes), and a Jcc/SETcc/CMOVcc/ADC/SBB that
  *   follows a flag-setting instruction of the same block evaluates its condition directly
- *   from that instruction's operands; flag assignments nobody can observe are elided;
+ *   from that instruction's operands; flag assignments nobody can observe are elided, also
+ *   across a transfer to a region block that writes every status flag before anything can
+ *   observe them (Gen.entryFlagsLive); 64-bit IMUL computes its CF/OF only where they are
+ *   stored;
  * - a block whose terminal branch targets its own start loops inside the function while the
  *   checks the run loop makes between blocks (instruction budget, pending SMI/NMI/INTR, stop,
- *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it. Only the
- *   budget is tested on every transfer; the rest can only change through a handler call, so
- *   it is tested (runtime.loopOk) on the first transfer and on the first after a handler.
+ *   code invalidation, chain epoch, halt/shutdown/interrupt shadow) allow it, tested by the
+ *   transfer itself (LOOP_OK). Only the budget is tested on every transfer; the rest can only
+ *   change through a handler call, so it is tested (runtime.loopOk) on the first transfer
+ *   and on the first after a handler.
  *
  * Paths whose use depends on run-time state rather than on the guest's code (bail-outs,
  * exits) only assign locals and leave through the common end of the function, which makes
@@ -124,6 +128,15 @@ export class Gen {
   readonly canon = new Map<string, string>();
   /** The SSE availability check has been emitted since the block's start or last handler call. */
   sseChecked = false;
+  /** Every status flag has been written (lazily, all of STATUS) since the block's start. */
+  flagsWritten = false;
+  /**
+   * Code of this block may observe the flags it was entered with: something that reads the
+   * flag locals (a dynamic condition, a handler call, an exit or bail-out, which stores them)
+   * was emitted before the block wrote every status flag. When false, a transfer into the
+   * block from another region block need not assign its own pending flags.
+   */
+  entryFlagsLive = false;
 
   /**
    * @param base offset of the block's first byte from the function's entry RIP `r0`
@@ -160,17 +173,23 @@ export class Gen {
   }
 
   /**
-   * Code that continues at `off` bytes from this block's start after `n` instructions of it
-   * (flag stores already emitted): a jump to the region block there when there is one (the
-   * run loop's between-block checks are made at the top of the function's loop), else null.
+   * Code that continues at `off` bytes from this block's start after `n` instructions of it:
+   * a jump to the region block there when there is one and the run loop's between-block
+   * checks (LOOP_OK) allow it, else a way out of the function to that address; null when no
+   * region block starts there. The pending flag assignments are made on the way out; on the
+   * jump they are wrapped in a FLAGS_TO marker, which genRegion removes when the target block
+   * overwrites every status flag before anything can observe them (Gen.entryFlagsLive).
    */
   transfer(off: number, n: number): string | null {
     const c = this.targets.get(this.base + off);
     if (c === undefined) return null;
-    return `done += ${n}; pc = ${c}; po = ${this.base + off}; continue;`;
+    const p = this.pending ?? "";
+    const keep = p === "" ? "" : `/*F${c}{*/${p}/*}*/`;
+    return `done += ${n}; if (${LOOP_OK}) { ${keep}pc = ${c}; continue; } { ${p}xo = ${this.base + off}; xn = 0; break x; }`;
   }
 
   emit(s: string): void {
+    if (!this.flagsWritten && !this.entryFlagsLive && readsFlags(s)) this.entryFlagsLive = true;
     this.out.push(s);
   }
 
@@ -309,6 +328,7 @@ export class Gen {
 
   /** Record lazy flags (in the flag locals, stored to the cpu fields by SYNC_FLAGS). */
   lazy(op: number, size: number, a: string, b: string, r: string, mask: number): void {
+    if (mask === STATUS) this.flagsWritten = true;
     let s = `fo = ${op}; fs = ${size}; `;
     if (op !== L_LOGIC) s += `fa = ${a}; fb = ${b}; `;
     this.setFlags(`${s}fr = ${r}; fm = ${mask};`);
@@ -325,6 +345,7 @@ export class Gen {
     rh: string,
     mask: number,
   ): void {
+    if (mask === STATUS) this.flagsWritten = true;
     let s = `fo = ${op}; fs = 8; `;
     if (op !== L_LOGIC) s += `fa = ${a}; fah = ${ah}; fb = ${b}; fbh = ${bh}; `;
     this.setFlags(`${s}fr = ${r}; frh = ${rh}; fm = ${mask};`);
@@ -988,22 +1009,34 @@ function genInline(g: Gen, i: Instr): boolean {
     if (src === null) return false;
     const r = g.tmp("r");
     const rh = os === 8 ? g.tmp("r") : "0";
-    const of = g.tmp("o");
     if (os === 8) {
+      // The low 64 bits of the product inline (exact: every double below is an integer
+      // under 2^53); CF/OF only on the paths that store the flags (runtime.ts imul64of).
+      const [a, ah] = g.readReg(i.reg, 8);
+      const [b, bh] = src;
+      const p = g.tmp("p");
+      const q = g.tmp("p");
       g.emit(
-        `${r} = X.imul64w(lo[${i.reg}], hi[${i.reg}], ${src[0]}, ${src[1]}); ${rh} = X.IM.hi; ${of} = X.IM.of;`,
+        `${p} = (${a} >>> 0) * (${b} & 65535); ${q} = (${a} >>> 0) * (${b} >>> 16); ` +
+          `${r} = Math.imul(${a}, ${b}); ${rh} = (Math.floor((Math.floor(${p} / 65536) + ${q}) / 65536) + ` +
+          `Math.imul(${a}, ${bh}) + Math.imul(${ah}, ${b})) | 0;`,
       );
-    } else {
-      const a = g.tmp("a");
-      g.emit(
-        `${a} = lo[${i.reg}]; ${r} = Math.imul(${a}, ${src[0]}); ${of} = ${a} * ${src[0]} !== ${r} ? 2049 : 0;`,
+      g.emit(`lo[${i.reg}] = ${r}; hi[${i.reg}] = ${rh};`);
+      if (g.pending !== null && g.pending.includes("fe =")) g.flush();
+      g.setFlags(
+        `fe = (fe & ${~STATUS}) | X.imul64of(${a}, ${ah}, ${b}, ${bh}); fo = ${L_LOGIC}; fs = 8; fr = ${r}; frh = ${rh}; fm = ${SZP};`,
       );
+      g.flags = { kind: "szp", size: os, a: "0", b: "0", r, ah: "0", bh: "0", rh };
+      return true;
     }
-    g.emit(`lo[${i.reg}] = ${r}; hi[${i.reg}] = ${rh};`);
-    const e = g.eflagsUpdate(STATUS, of);
-    g.setFlags(
-      `fe = ${e}; fo = ${L_LOGIC}; fs = ${os}; fr = ${r}; ${os === 8 ? `frh = ${rh}; ` : ""}fm = ${SZP};`,
+    const of = g.tmp("o");
+    const a = g.tmp("a");
+    g.emit(
+      `${a} = lo[${i.reg}]; ${r} = Math.imul(${a}, ${src[0]}); ${of} = ${a} * ${src[0]} !== ${r} ? 2049 : 0;`,
     );
+    g.emit(`lo[${i.reg}] = ${r}; hi[${i.reg}] = 0;`);
+    const e = g.eflagsUpdate(STATUS, of);
+    g.setFlags(`fe = ${e}; fo = ${L_LOGIC}; fs = ${os}; fr = ${r}; fm = ${SZP};`);
     g.flags = { kind: "szp", size: os, a: "0", b: "0", r, ah: "0", bh: "0", rh };
     return true;
   }
@@ -1038,8 +1071,8 @@ function genInline(g: Gen, i: Instr): boolean {
 }
 
 /**
- * Checks the run loop makes between blocks, made at the top of the function's loop before it
- * moves to block `pc` (offset `po`) after instructions have retired: the instruction
+ * Checks the run loop makes between blocks, made by a transfer (Gen.transfer) before it
+ * moves to another region block after instructions have retired: the instruction
  * budget (`lim` = cpu.runEnd - cpu.icount at entry), and the rest (X.loopOk: pending
  * SMI/NMI/INTR, stop, code invalidation, chain epoch, halt/shutdown/interrupt shadow). That
  * state only changes through a handler call (hooks, MMIO and code writes are only reached
@@ -1049,6 +1082,21 @@ function genInline(g: Gen, i: Instr): boolean {
  */
 const LOOP_OK =
   "(sl === 0 ? done < lim : (lim = cpu.runEnd - cpu.icount, sl = 0, done < lim && X.loopOk(cpu, ep)))";
+
+/** The flag assignments a transfer makes on its jump to region block $1 (Gen.transfer). */
+const FLAGS_TO = /\/\*F(\d+)\{\*\/(.*?)\/\*\}\*\//g;
+
+/** A read of a flag local: the name, not as the target of an assignment. */
+const FLAG_READ = /\b(?:fo|fs|fa|fah|fb|fbh|fr|frh|fm|fc|fe)\b(?!\s*=[^=])/;
+
+/**
+ * True when generated code `s` may observe the flag locals: reads one, leaves the function
+ * (`break x`: the common end stores them), or calls a handler that may throw with the flags
+ * still in the locals (`fy = 1`: the catch stores them).
+ */
+function readsFlags(s: string): boolean {
+  return s.includes("break x") || s.includes("fy = 1") || FLAG_READ.test(s);
+}
 
 /** Generate the body of the loop for the block. */
 function genBody(g: Gen): void {
@@ -1067,22 +1115,20 @@ function genBody(g: Gen): void {
     if (last && (isJcc || isJmp) && i.exec === OPCODES[opc]?.exec) {
       const target = g.end + i.imm;
       const bsize = g.mode64 ? 8 : i.osize;
+      // The condition first: evaluating it from the cpu state emits the pending flags.
+      const c = isJmp ? "" : g.condExpr(opc & 15);
       let taken = g.mode64 || bsize === 4 ? g.transfer(target, n) : null;
       if (taken === null) {
         // Out of the function: in 64-bit mode after cpu.branch's canonical check (a target
         // that fails it is left to the interpreter, which raises the #GP); in other modes the
         // interpreter runs the branch (CS limit, operand-size masks).
         taken = g.mode64
-          ? `if (${g.at(target)} < ${-CANON} || ${g.at(target)} >= ${CANON}) ${g.bail()} ` +
-            `xo = ${g.base + target}; xn = ${n}; break x;`
+          ? `if (${g.at(target)} < ${-CANON} || ${g.at(target)} >= ${CANON}) ${g.bail()} ` + g.exit(target, n)
           : g.bail();
       }
       if (isJmp) {
-        g.flush();
         g.emit(taken);
       } else {
-        const c = g.condExpr(opc & 15);
-        g.flush();
         g.emit(`if (${c}) { ${taken} }`);
         g.emit((g.mode64 ? g.transfer(g.end, n) : null) ?? g.exit(g.end, n));
       }
@@ -1122,7 +1168,7 @@ function genBody(g: Gen): void {
     g.sseChecked = false;
     if (last) {
       g.emit(
-        `done += ${n}; if (nr === ${g.at(0)}) { pc = ${g.targets.get(g.base)}; po = ${g.base}; continue; } ` +
+        `done += ${n}; if (nr === ${g.at(0)} && ${LOOP_OK}) { pc = ${g.targets.get(g.base)}; continue; } ` +
           `xo = nr - r0; xn = 0; break x;`,
       );
       return;
@@ -1190,6 +1236,13 @@ type Factory = (
  * code instead of warming up from scratch.
  */
 const factories = new Map<string, Factory>();
+/**
+ * Profiling aid: when `sources` is a map, every new generated function is named
+ * `jit-<physical address of its entry, hex>.js` (a sourceURL, so CPU profiles attribute time
+ * and lines to it) and its source is kept in the map under that name.
+ */
+export const jitProfiling: { sources: Map<string, string> | null } = { sources: null };
+
 /** Bound on the factory cache (cleared when full). */
 const MAX_FACTORIES = 20000;
 
@@ -1359,6 +1412,7 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
   const parts: string[] = [];
   const handlers: Handler[] = [];
   const instrs: Instr[] = [];
+  const live: boolean[] = [];
   region.forEach((b, n) => {
     const g = new Gen(
       b,
@@ -1371,24 +1425,29 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
       n,
     );
     genBody(g);
+    live.push(g.entryFlagsLive);
     for (const i of b.instrs) {
       handlers.push(i.exec);
       instrs.push(i);
     }
     parts.push(region.length > 1 ? `case ${n}: {\n${g.out.join("\n")}\n}` : g.out.join("\n"));
   });
-  const body = cacheRegisters(region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0]);
+  const code = (region.length > 1 ? `switch (pc) {\n${parts.join("\n")}\n}` : parts[0]).replace(
+    FLAGS_TO,
+    (_, c: string, p: string) => (live[Number(c)] ? p : ""),
+  );
+  const body = cacheRegisters(code);
   const src =
     `return function jit(cpu) {\n` +
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch, PM = X.PERM;\n` +
     `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296), XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
-    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, po = D, fy = 0, ` +
+    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.map((v) => `${v} = 0`).join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
     `${body.decls}\n` +
-    `try { x: for (;;) {\nif (done !== 0 && !${LOOP_OK}) { xo = po; xn = 0; break x; }\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } if (fy !== 0) { ${SYNC_FLAGS} } cpu.icount += done + k; throw e; }\n` +
+    `try { x: for (;;) {\n${body.code}\n} } catch (e) { if (rv !== 0) { ${body.writeBack} } if (fy !== 0) { ${SYNC_FLAGS} } cpu.icount += done + k; throw e; }\n` +
     `xr = r0 + xo; cpu.rip = xr; cpu.nextRip = xr; cpu.icount += done + xn; cpu.bailBlock = B[xb]; cpu.bailIdx = xk;\n` +
     `${SYNC_FLAGS}\n${body.writeBack}\n};`;
   return { src, handlers, instrs, offsets };
@@ -1407,7 +1466,10 @@ export function compileBlock(cpu: Cpu, block: Block): JitFn {
   let make = factories.get(src);
   if (make === undefined) {
     if (factories.size >= MAX_FACTORIES) factories.clear();
-    make = new Function("H", "I", "T", "X", "E", "D", "B", src) as Factory;
+    const name = `jit-${block.instrs[0].phys.toString(16)}.js`;
+    jitProfiling.sources?.set(name, src);
+    const text = jitProfiling.sources === null ? src : `${src}\n//# sourceURL=${name}`;
+    make = new Function("H", "I", "T", "X", "E", "D", "B", text) as Factory;
     factories.set(src, make);
   }
   compiledBlocks++;

@@ -107,6 +107,16 @@ export function imul64w(a: number, ah: number, b: number, bh: number): number {
 }
 
 /**
+ * CF|OF (801H) when the signed 64-bit product (a, ah) * (b, bh) does not fit in 64 bits, else
+ * 0: the flags of IMUL r64, r/m64, for compiled code that computes the product inline and
+ * needs the flags only when it stores them.
+ */
+export function imul64of(a: number, ah: number, b: number, bh: number): number {
+  imul64w(a, ah, b, bh);
+  return IM.of;
+}
+
+/**
  * IMUL r64, r/m64 with the flags recorded in the cpu: imul64w, then CF=OF=1 when the product
  * does not fit in 64 bits, SF/ZF/PF from the result (lazily), AF=0 — as muldiv.ts imulTrunc;
  * the high half is also left in `cpu.rhi`.

@@ -317,10 +317,13 @@ export class Gen {
   /**
    * A new local holding EFLAGS (the `fe` local) with the bits of `mask` replaced by `bits`,
    * computed now (so that a later exit path only copies it). Pending flag assignments that
-   * change `fe` are made first, so the value is exactly what the stores in order would give.
+   * change `fe` are made first, so the value is exactly what the stores in order would give —
+   * unless `mask` is every status flag: compiled code changes no other bit of `fe`, so the
+   * value does not depend on them, and the instruction writes every status flag.
    */
   eflagsUpdate(mask: number, bits: string): string {
-    if (this.pending !== null && this.pending.includes("fe =")) this.flush();
+    if (mask === STATUS) this.flagsWritten = true;
+    else if (this.pending !== null && this.pending.includes("fe =")) this.flush();
     const e = this.tmp("e");
     this.emit(`${e} = (fe & ${~mask}) | ${bits};`);
     return e;

@@ -217,6 +217,17 @@ export class Cpu {
   readonly tlbPerm = new Int32Array(TLB_SIZE);
   /** TLB entry is global (survives CR3 writes). */
   readonly tlbGlobal = new Uint8Array(TLB_SIZE);
+  /**
+   * Fast TLB of compiled code (jit/compile.ts Gen.fastCond), beside each TLB entry: VPN * 4 +
+   * accessMode when a read of the page in that access mode hits the TLB entry with read
+   * permission and the page is plain RAM of the low block (memory.isRamPage), else NaN. So
+   * one comparison stands for the tag, permission and RAM checks. Filled by translate() for
+   * the access it makes, cleared with the TLB entry, and cleared whole when a page stops
+   * being plain RAM (memory.ts addFastPathListener).
+   */
+  readonly jitReadTag = new Float64Array(TLB_SIZE).fill(NaN);
+  /** The same for writes: also write permission, and no decoded code on the page. */
+  readonly jitWriteTag = new Float64Array(TLB_SIZE).fill(NaN);
   /** Access mode for permission checks: 0 supervisor, 1 supervisor with AC=1 (SMAP override), 2 user. */
   accessMode = 0;
 
@@ -251,6 +262,7 @@ export class Cpu {
 
   /** Unregisters this processor's code-write listener from `mem`. */
   private readonly detachCodeListener: () => void;
+  private readonly detachFastPathListener: () => void;
 
   /**
    * Create a processor over `mem`; hooks default to a bare machine. Several processors may
@@ -262,6 +274,10 @@ export class Cpu {
     this.detachCodeListener = mem.addCodeWriteListener((page, offset, length) =>
       this.codeWritten(page, offset, length),
     );
+    this.detachFastPathListener = mem.addFastPathListener(() => {
+      this.jitReadTag.fill(NaN);
+      this.jitWriteTag.fill(NaN);
+    });
     this.segLimit.fill(0xffff);
     this.resetSegmentsRealMode();
   }
@@ -273,6 +289,7 @@ export class Cpu {
   detach(): void {
     this.flushCodeCache();
     this.detachCodeListener();
+    this.detachFastPathListener();
   }
 
   /**
@@ -484,9 +501,17 @@ export class Cpu {
     this.chainEpoch++;
     if (!keepGlobal) {
       this.tlbTag.fill(NaN);
+      this.jitReadTag.fill(NaN);
+      this.jitWriteTag.fill(NaN);
       return;
     }
-    for (let n = 0; n < TLB_SIZE; n++) if (this.tlbGlobal[n] === 0) this.tlbTag[n] = NaN;
+    for (let n = 0; n < TLB_SIZE; n++) {
+      if (this.tlbGlobal[n] === 0) {
+        this.tlbTag[n] = NaN;
+        this.jitReadTag[n] = NaN;
+        this.jitWriteTag[n] = NaN;
+      }
+    }
   }
 
   /** Invalidate the TLB entry for one linear address (INVLPG). */
@@ -494,10 +519,30 @@ export class Cpu {
     this.chainEpoch++;
     const vpn = Math.floor(lin / 4096);
     const idx = vpn & (TLB_SIZE - 1);
-    if (this.tlbTag[idx] === vpn) this.tlbTag[idx] = NaN;
+    if (this.tlbTag[idx] === vpn) this.dropTlbEntry(idx);
     // Large pages may cover this address through several 4K entries: flush those too.
     const big = Math.floor(lin / 0x200000);
-    for (let n = 0; n < TLB_SIZE; n++) if (Math.floor(this.tlbTag[n] / 512) === big) this.tlbTag[n] = NaN;
+    for (let n = 0; n < TLB_SIZE; n++) if (Math.floor(this.tlbTag[n] / 512) === big) this.dropTlbEntry(n);
+  }
+
+  /** Invalidate TLB entry `idx` (and the compiled code's fast tags beside it). */
+  private dropTlbEntry(idx: number): void {
+    this.tlbTag[idx] = NaN;
+    this.jitReadTag[idx] = NaN;
+    this.jitWriteTag[idx] = NaN;
+  }
+
+  /**
+   * Set the fast tag of TLB entry `idx` (which maps `vpn` and allows an access of `kind` in
+   * the current access mode) when the page is plain RAM, and for a write holds no decoded
+   * code; else clear it.
+   */
+  private fastFill(idx: number, vpn: number, kind: Access): void {
+    const page = this.tlbPhys[idx] / 4096;
+    const mem = this.mem;
+    const tag = vpn * 4 + this.accessMode;
+    if (kind === Access.Read) this.jitReadTag[idx] = mem.isRamPage(page) ? tag : NaN;
+    else this.jitWriteTag[idx] = mem.isRamPage(page) && mem.codePage[page] === 0 ? tag : NaN;
   }
 
   /** Translate a linear address for an access of `kind`; raises #PF. */
@@ -506,9 +551,16 @@ export class Cpu {
     const vpn = Math.floor(lin / 4096);
     const idx = vpn & (TLB_SIZE - 1);
     if (this.tlbTag[idx] === vpn && this.tlbPerm[idx] & PERM[kind * 3 + this.accessMode]) {
+      if (
+        kind !== Access.Exec &&
+        (kind === Access.Read ? this.jitReadTag : this.jitWriteTag)[idx] !== vpn * 4 + this.accessMode
+      )
+        this.fastFill(idx, vpn, kind);
       return this.tlbPhys[idx] + (lin & 0xfff);
     }
-    return translateSlow(this, lin, kind, this.accessMode);
+    const phys = translateSlow(this, lin, kind, this.accessMode);
+    if (kind !== Access.Exec) this.fastFill(idx, vpn, kind);
+    return phys;
   }
 
   /** Translate as an implicit supervisor access (descriptor tables, TSS, IDT): SMAP applies regardless of AC. */

@@ -86,6 +86,7 @@ export class PhysicalMemory {
   readonly codePage: Uint16Array;
   private readonly ranges: MmioRange[] = [];
   private codeWriteListeners: CodeWriteListener[] = [];
+  private fastPathListeners: (() => void)[] = [];
 
   /**
    * Create `size` bytes of zeroed RAM at physical 0 and `highSize` bytes at HIGH_RAM_BASE
@@ -148,6 +149,24 @@ export class PhysicalMemory {
   }
 
   /**
+   * Register `listener` to hear when a page stops being plain RAM for the fast paths: it
+   * becomes MMIO, or gets decoded code for the first time (writes to it must then reach the
+   * code-write listeners). Processors drop their compiled code's fast TLB then (cpu.ts
+   * jitReadTag). Returns a function that unregisters it.
+   */
+  addFastPathListener(listener: () => void): () => void {
+    this.fastPathListeners = [...this.fastPathListeners, listener];
+    return () => {
+      this.fastPathListeners = this.fastPathListeners.filter((l) => l !== listener);
+    };
+  }
+
+  private fastPathChanged(): void {
+    const listeners = this.fastPathListeners;
+    for (let n = 0; n < listeners.length; n++) listeners[n]();
+  }
+
+  /**
    * Report a write to page `page` (byte range [offset, offset+length) of it; omitted = the
    * whole page) to every listener. Called by the write paths when codePage[page] is non-zero.
    */
@@ -159,8 +178,9 @@ export class PhysicalMemory {
 
   /** One more processor holds decoded code from `page`. */
   retainCodePage(page: number): void {
-    if (page < this.codePage.length) this.codePage[page]++;
-    else if (page >= HIGH_PAGE_BASE && page - HIGH_PAGE_BASE < this.highCodePage.length)
+    if (page < this.codePage.length) {
+      if (this.codePage[page]++ === 0) this.fastPathChanged();
+    } else if (page >= HIGH_PAGE_BASE && page - HIGH_PAGE_BASE < this.highCodePage.length)
       this.highCodePage[page - HIGH_PAGE_BASE]++;
   }
 
@@ -179,6 +199,7 @@ export class PhysicalMemory {
     for (let p = Math.floor(start / PAGE_SIZE); p < Math.ceil((start + length) / PAGE_SIZE); p++) {
       if (p < this.mmioPage.length) this.mmioPage[p] = 1;
     }
+    this.fastPathChanged();
   }
 
   /**

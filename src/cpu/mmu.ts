@@ -223,5 +223,8 @@ export function translateSlow(cpu: Cpu, lin: number, kind: number, mode: number)
   cpu.tlbPhys[idx] = w.phys - (lin & 0xfff);
   cpu.tlbPerm[idx] = permissions(cpu, w);
   cpu.tlbGlobal[idx] = w.global ? 1 : 0;
+  // The fast tags of compiled code described the entry's previous contents.
+  cpu.jitReadTag[idx] = NaN;
+  cpu.jitWriteTag[idx] = NaN;
   return w.phys;
 }

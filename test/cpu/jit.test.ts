@@ -495,3 +495,61 @@ test("flags left out of a transfer into a block that overwrites them are right o
     }
   }
 });
+
+/**
+ * Run `src` (64-bit, ends in HLT) on the test machine after `setup`, with the JIT threshold
+ * given; returns what the guest did (exceptions, registers, RIP, count).
+ */
+function runSmall(src: string, threshold: number, setup: (m: TestMachine) => void): string {
+  const events: number[] = [];
+  const m = machine(events);
+  setup(m);
+  m.cpu.jitThreshold = threshold;
+  const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
+  m.mem.load(LAYOUT.code, code);
+  m.cpu.rip = LAYOUT.code;
+  const stop = m.cpu.run(100_000);
+  return JSON.stringify({
+    stop,
+    events,
+    rip: m.cpu.rip,
+    icount: m.cpu.icount,
+    lo: [...m.cpu.lo],
+    hi: [...m.cpu.hi],
+  });
+}
+
+test("compiled code checks each access in the access mode it runs in (SMAP: STAC/CLAC)", () => {
+  // Only the 2 MiB page at BUF is a user page; CR4.SMAP is set. The loop reads it with
+  // EFLAGS.AC=1 (allowed), so the fast tag beside its TLB entry is filled for that access
+  // mode; the block after the loop reads it again with AC=0: #PF (vector 14) in both the
+  // interpreter and the compiled block.
+  const setup = (m: TestMachine): void => {
+    for (let n = 0; n < 512; n++)
+      m.mem.write32(LAYOUT.pml4 + 0x2000 + n * 8, ((n << 21) | 0x80 | (n === 1 ? 7 : 3)) >>> 0);
+    m.cpu.cr4 |= 1 << 21;
+    m.cpu.flushTlb(false);
+    m.cpu.lo[5] = BUF;
+  };
+  const src =
+    "mov ecx, 5\n1:\nstac\nmov rax, qword ptr [rbp]\nclac\ndec ecx\njnz 1b\nmov rbx, qword ptr [rbp + 8]\n";
+  const ref = runSmall(src, Infinity, setup);
+  assert.deepEqual(JSON.parse(ref).events, [14], "the interpreter faults on the AC=0 read");
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+});
+
+test("a store compiled while its page held no code sees the page get code", () => {
+  // The loop stores into the immediate of `target`, which lies on the next page and is
+  // first decoded (called) only after the first store: the store's page becomes a code page
+  // then, and the later stores must still reach the decoded-code invalidation.
+  const src =
+    "lea rdi, [rip + target + 1]\nmov ecx, 6\n1:\nmov edx, dword ptr [rdi]\nadd edx, 1\nmov dword ptr [rdi], edx\n" +
+    "call target\ndec ecx\njnz 1b\njmp 2f\n" +
+    ".balign 4096\ntarget:\nmov eax, 100\nadd ebx, eax\nret\n2:\n";
+  const setup = (m: TestMachine): void => {
+    m.cpu.lo[3] = 0;
+  };
+  const ref = runSmall(src, Infinity, setup);
+  assert.equal(JSON.parse(ref).lo[3], 101 + 102 + 103 + 104 + 105 + 106, "the interpreter sees every store");
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+});

@@ -121,11 +121,6 @@ export class Gen {
   end = 0;
   /** Number of instructions in the block. */
   readonly count: number;
-  /**
-   * The canonical-address test of each memory-operand local made by memLinear, folded into
-   * the access's fast-path condition (one bail-out for both).
-   */
-  readonly canon = new Map<string, string>();
   /** The SSE availability check has been emitted since the block's start or last handler call. */
   sseChecked = false;
   /** Every status flag has been written (lazily, all of STATUS) since the block's start. */
@@ -230,7 +225,10 @@ export class Gen {
 
   /**
    * Linear address of the ModRM memory operand for an access of `size` bytes into a new
-   * local (64-bit mode, 64-bit address size only), with the canonical check of cpu.linear.
+   * local (64-bit mode, 64-bit address size only). Not checked for canonical form here: the
+   * fast path (fastCond) only matches TLB entries, which only canonical addresses fill, so
+   * a non-canonical address (or one too large for a double to hold exactly, which is not
+   * canonical either) bails out and faults in the interpreter, as cpu.linear would.
    * Returns null when the form is not handled inline.
    */
   memLinear(i: Instr, size: number, write: boolean): string | null {
@@ -260,22 +258,21 @@ export class Gen {
       this.emit(
         `${SYNC_FLAGS} k = ${this.idx}; cpu.rip = ${this.at(this.off)}; ${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
       );
-    } else this.canon.set(L, `${L} >= ${-CANON} && ${L} + ${size - 1} < ${CANON} && `);
+    }
     return L;
   }
 
   /**
-   * Condition for the inline fast path of an access of `size` bytes at linear `L`: a TLB hit
-   * with the permission for the access (as cpu.translate), not crossing the page, plain RAM
-   * (as the fast paths of memory.ts); for a write also a page without decoded code. Sets
-   * `pa` to the physical address.
+   * Condition for the inline fast path of an access of `size` bytes at linear `L`: the fast
+   * tag beside the TLB entry (cpu.jitReadTag/jitWriteTag) says the page is mapped with the
+   * permission for the access in the current access mode (`am`, as cpu.translate checks it)
+   * and is plain RAM (for a write also without decoded code), and the access stays in the
+   * page. Sets `pa` to the physical address.
    */
   fastCond(L: string, size: number, write: boolean): string {
     return (
-      (this.canon.get(L) ?? "") +
-      `(vp = Math.floor(${L} / 4096), ix = vp & ${TLB_SIZE - 1}, tT[ix] === vp) && (tM[ix] & ${write ? "pw" : "pr"}) !== 0 && ` +
-      `(${L} & 4095) <= ${4096 - size} && (pa = tP[ix] + (${L} & 4095)) < sz && mm[pa >>> 12] === 0` +
-      (write ? ` && cpg[pa >>> 12] === 0` : "")
+      `(vp = Math.floor(${L} / 4096), ix = vp & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === vp * 4 + am) && ` +
+      `(${L} & 4095) <= ${4096 - size} && ((pa = tP[ix] + (${L} & 4095)), true)`
     );
   }
 
@@ -1153,8 +1150,7 @@ function genBody(g: Gen): void {
     if (regs === null) {
       g.emit(
         `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ${SYNC_FLAGS} ${WRITE_BACK}rv = 0; ` +
-          `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; pr = PM[cpu.accessMode]; ` +
-          `pw = PM[3 + cpu.accessMode]; nr = cpu.nextRip;`,
+          `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; am = cpu.accessMode; nr = cpu.nextRip;`,
       );
     } else {
       // Only the ModRM registers are written back and reloaded; the flags only when the
@@ -1442,11 +1438,11 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
   const body = cacheRegisters(code);
   const src =
     `return function jit(cpu) {\n` +
-    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch, PM = X.PERM;\n` +
-    `const tT = cpu.tlbTag, tP = cpu.tlbPhys, tM = cpu.tlbPerm, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
-    `mm = mem.mmioPage, cpg = mem.codePage, sz = Math.min(u8.length, 4294967296), XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
+    `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
+    `const jr = cpu.jitReadTag, jw = cpu.jitWriteTag, tP = cpu.tlbPhys, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
+    `XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
-    `pr = PM[cpu.accessMode], pw = PM[3 + cpu.accessMode], xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +
+    `am = cpu.accessMode, xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.map((v) => `${v} = 0`).join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +
     `${body.decls}\n` +

@@ -218,8 +218,8 @@ export class Cpu {
   /** TLB entry is global (survives CR3 writes). */
   readonly tlbGlobal = new Uint8Array(TLB_SIZE);
   /**
-   * Fast TLB of compiled code (jit/compile.ts Gen.fastCond), beside each TLB entry: VPN * 4 +
-   * accessMode when a read of the page in that access mode hits the TLB entry with read
+   * Fast TLB of compiled code (jit/compile.ts Gen.fastCond), beside each TLB entry: the linear
+   * address of the page (VPN * 4096) + accessMode when a read of the page in that access mode hits the TLB entry with read
    * permission and the page is plain RAM of the low block (memory.isRamPage), else NaN. So
    * one comparison stands for the tag, permission and RAM checks. Filled by translate() for
    * the access it makes, cleared with the TLB entry, and cleared whole when a page stops
@@ -540,7 +540,7 @@ export class Cpu {
   private fastFill(idx: number, vpn: number, kind: Access): void {
     const page = this.tlbPhys[idx] / 4096;
     const mem = this.mem;
-    const tag = vpn * 4 + this.accessMode;
+    const tag = vpn * 4096 + this.accessMode;
     if (kind === Access.Read) this.jitReadTag[idx] = mem.isRamPage(page) ? tag : NaN;
     else this.jitWriteTag[idx] = mem.isRamPage(page) && mem.codePage[page] === 0 ? tag : NaN;
   }
@@ -553,7 +553,7 @@ export class Cpu {
     if (this.tlbTag[idx] === vpn && this.tlbPerm[idx] & PERM[kind * 3 + this.accessMode]) {
       if (
         kind !== Access.Exec &&
-        (kind === Access.Read ? this.jitReadTag : this.jitWriteTag)[idx] !== vpn * 4 + this.accessMode
+        (kind === Access.Read ? this.jitReadTag : this.jitWriteTag)[idx] !== vpn * 4096 + this.accessMode
       )
         this.fastFill(idx, vpn, kind);
       return this.tlbPhys[idx] + (lin & 0xfff);

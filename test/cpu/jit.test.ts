@@ -553,3 +553,19 @@ test("a store compiled while its page held no code sees the page get code", () =
   assert.equal(JSON.parse(ref).lo[3], 101 + 102 + 103 + 104 + 105 + 106, "the interpreter sees every store");
   for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
 });
+
+test("compiled base + index * scale addresses wrap modulo 2^64 as the interpreter's do", () => {
+  // RBX * 4 = 2^64 (wraps to 0), RSI = -1 (a negative index), R8 * 8 + disp just below 2^47
+  // (non-canonical: #GP), each inside a loop compiled after 1 or 2 passes.
+  const src =
+    "mov rbx, 0x4000000000000000\nmov rsi, -1\nmov ecx, 4\n1:\nmov rax, qword ptr [rbp + rbx*4 + 8]\n" +
+    "add rdx, rax\nmov rax, qword ptr [rbp + rsi*8 + 64]\nadd rdx, rax\nmov dword ptr [rbp + rsi*4 + 32], ecx\n" +
+    "dec ecx\njnz 1b\nmov r8, 0xfffffffffff\nmov rax, qword ptr [r8*8 + 0x7fff]\n";
+  const setup = (m: TestMachine): void => {
+    m.cpu.lo[5] = BUF + 0x100;
+    for (let n = 0; n < 64; n++) m.mem.write32(BUF + n * 4, (n * 0x9e3779b1) >>> 0);
+  };
+  const ref = runSmall(src, Infinity, setup);
+  assert.deepEqual(JSON.parse(ref).events, [13], "the non-canonical access faults (#GP)");
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+});

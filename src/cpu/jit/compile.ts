@@ -243,13 +243,15 @@ export class Gen {
       // base + disp32: exact whenever the sum is canonical (otherwise it faults either way).
       this.emit(`${L} = hi[${i.base}] * 4294967296 + (lo[${i.base}] >>> 0) + ${lit(disp)};`);
     } else {
+      // The signed 64-bit sum in a double, without the wrap-around modulo 2^64: where the
+      // wrap would matter the double lies at 2^64 - 2^47 or more from the true address, so
+      // the true address is canonical only if the double is not, and the fast path's tag
+      // test (which only canonical addresses pass) sends it to the interpreter.
       const s = 1 << i.scale;
-      const l = this.tmp("l");
       const bl = i.base >= 0 ? `(lo[${i.base}] >>> 0) + ` : "";
       const bh = i.base >= 0 ? `hi[${i.base}] + ` : "";
-      this.emit(`${l} = ${bl}(lo[${i.index}] >>> 0) * ${s} + ${lit(disp)};`);
       this.emit(
-        `${L} = ((${bh}hi[${i.index}] * ${s} + Math.floor(${l} / 4294967296)) | 0) * 4294967296 + (${l} >>> 0);`,
+        `${L} = (${bh}hi[${i.index}] * ${s}) * 4294967296 + (${bl}(lo[${i.index}] >>> 0) * ${s} + ${lit(disp)});`,
       );
     }
     if (i.seg >= 4) {
@@ -264,15 +266,17 @@ export class Gen {
 
   /**
    * Condition for the inline fast path of an access of `size` bytes at linear `L`: the fast
-   * tag beside the TLB entry (cpu.jitReadTag/jitWriteTag) says the page is mapped with the
+   * tag beside the TLB entry (cpu.jitReadTag/jitWriteTag; the page's linear address plus the
+   * access mode, so one comparison of doubles: the page offset `po` and the TLB index come
+   * from ToInt32/ToUint32 of `L`, exact modulo 2^32 for any double) says the page is mapped with the
    * permission for the access in the current access mode (`am`, as cpu.translate checks it)
    * and is plain RAM (for a write also without decoded code), and the access stays in the
    * page. Sets `pa` to the physical address.
    */
   fastCond(L: string, size: number, write: boolean): string {
     return (
-      `(vp = Math.floor(${L} / 4096), ix = vp & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === vp * 4 + am) && ` +
-      `(${L} & 4095) <= ${4096 - size} && ((pa = tP[ix] + (${L} & 4095)), true)`
+      `(po = ${L} & 4095, ix = (${L} >>> 12) & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === ${L} - po + am) && ` +
+      `po <= ${4096 - size} && ((pa = tP[ix] + po), true)`
     );
   }
 
@@ -1441,7 +1445,7 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
     `const jr = cpu.jitReadTag, jw = cpu.jitWriteTag, tP = cpu.tlbPhys, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
-    `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, vp = 0, ix = 0, pa = 0, ` +
+    `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, po = 0, ix = 0, pa = 0, ` +
     `am = cpu.accessMode, xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.map((v) => `${v} = 0`).join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +

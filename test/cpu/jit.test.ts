@@ -569,3 +569,17 @@ test("compiled base + index * scale addresses wrap modulo 2^64 as the interprete
   assert.deepEqual(JSON.parse(ref).events, [13], "the non-canonical access faults (#GP)");
   for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
 });
+
+test("compiled FS/GS-relative loads and stores add the segment base", () => {
+  const src =
+    "mov ecx, 8\nxor ebx, ebx\n1:\nmov rax, qword ptr fs:[rbx + 8]\nadd rdx, rax\nmov dword ptr gs:[rbx*4 + 16], ecx\n" +
+    "mov eax, dword ptr gs:[rbx*4 + 16]\nadd rsi, rax\nadd ebx, 1\ndec ecx\njnz 1b\n";
+  const setup = (m: TestMachine): void => {
+    m.cpu.segBase[4] = BUF + 0x1000; // FS
+    m.cpu.segBase[5] = BUF + 0x2000; // GS
+    for (let n = 0; n < 64; n++) m.mem.write32(BUF + 0x1000 + n * 4, (n * 0x9e3779b1) >>> 0);
+  };
+  const ref = runSmall(src, Infinity, setup);
+  assert.equal(JSON.parse(ref).lo[6], 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1, "the GS stores are read back");
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+});

@@ -123,6 +123,12 @@ export class Gen {
   readonly count: number;
   /** The SSE availability check has been emitted since the block's start or last handler call. */
   sseChecked = false;
+  /**
+   * For a memory-operand local made by memLinear: a local holding the low 32 bits of the
+   * address as an int32 (computed in int32 arithmetic, wrapping), from which fastCond takes
+   * the page offset and TLB index without converting the double.
+   */
+  readonly low32 = new Map<string, string>();
   /** Every status flag has been written (lazily, all of STATUS) since the block's start. */
   flagsWritten = false;
   /**
@@ -241,7 +247,11 @@ export class Gen {
       this.emit(`${L} = ${disp};`);
     } else if (i.index < 0) {
       // base + disp32: exact whenever the sum is canonical (otherwise it faults either way).
-      this.emit(`${L} = hi[${i.base}] * 4294967296 + (lo[${i.base}] >>> 0) + ${lit(disp)};`);
+      const w = this.tmp("w");
+      this.emit(
+        `${L} = hi[${i.base}] * 4294967296 + (lo[${i.base}] >>> 0) + ${lit(disp)}; ${w} = (lo[${i.base}] + ${lit(disp)}) | 0;`,
+      );
+      this.low32.set(L, w);
     } else {
       // The signed 64-bit sum in a double, without the wrap-around modulo 2^64: where the
       // wrap would matter the double lies at 2^64 - 2^47 or more from the true address, so
@@ -253,9 +263,14 @@ export class Gen {
       this.emit(
         `${L} = (${bh}hi[${i.index}] * ${s}) * 4294967296 + (${bl}(lo[${i.index}] >>> 0) * ${s} + ${lit(disp)});`,
       );
+      const w = this.tmp("w");
+      const b = i.base >= 0 ? `lo[${i.base}] + ` : "";
+      this.emit(`${w} = (${b}(lo[${i.index}] << ${i.scale}) + ${lit(disp)}) | 0;`);
+      this.low32.set(L, w);
     }
     if (i.seg >= 4) {
       // FS/GS: cpu.linear adds the base and makes the canonical check (may fault).
+      this.low32.delete(L);
       this.flush();
       this.emit(
         `${SYNC_FLAGS} k = ${this.idx}; cpu.rip = ${this.at(this.off)}; ${L} = cpu.linear(${i.seg}, ${L}, ${size}, ${write});`,
@@ -274,8 +289,9 @@ export class Gen {
    * page. Sets `pa` to the physical address.
    */
   fastCond(L: string, size: number, write: boolean): string {
+    const w = this.low32.get(L) ?? L;
     return (
-      `(po = ${L} & 4095, ix = (${L} >>> 12) & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === ${L} - po + am) && ` +
+      `(po = ${w} & 4095, ix = (${w} >>> 12) & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === ${L} - po + am) && ` +
       `po <= ${4096 - size} && ((pa = tP[ix] + po), true)`
     );
   }

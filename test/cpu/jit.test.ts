@@ -583,3 +583,24 @@ test("compiled FS/GS-relative loads and stores add the segment base", () => {
   assert.equal(JSON.parse(ref).lo[6], 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1, "the GS stores are read back");
   for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
 });
+
+test("compiled DIV r32/r64 gives the handler's quotients, remainders and #DE", () => {
+  // 64-bit divisions by divisors below 2^32 (the compiled path) and at or above it (the
+  // handler), 32-bit ones, then a division by zero (#DE, vector 0) after the loop.
+  const src =
+    "mov ecx, 300\n1:\nimul rax, r9\nadd rax, r10\nmov r8, rax\nshr r8, 33\nor r8, 1\nxor edx, edx\ndiv r8\n" +
+    "add rsi, rax\nadd rdi, rdx\nmov r11, rax\nor r11, r12\nmov rdx, rsi\nshr rdx, 50\ndiv r11\nadd rsi, rax\n" +
+    "add rdi, rdx\nmov eax, esi\nxor edx, edx\nmov ebx, ecx\ndiv ebx\nadd rdi, rax\nadd rdi, rdx\nmov rax, rsi\n" +
+    "dec ecx\njnz 1b\nxor ebx, ebx\ndiv rbx\n";
+  const setup = (m: TestMachine): void => {
+    m.cpu.lo[0] = 0x12345;
+    m.cpu.lo[9] = 0x4c957f2d;
+    m.cpu.hi[9] = 0x5851f42d;
+    m.cpu.lo[10] = 0xf767814f | 0;
+    m.cpu.hi[10] = 0x14057b7e;
+    m.cpu.hi[12] = 0x100; // OR-ed into the second divisor: 2^40 and up
+  };
+  const ref = runSmall(src, Infinity, setup);
+  assert.deepEqual(JSON.parse(ref).events, [0], "the division by zero raises #DE");
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+});

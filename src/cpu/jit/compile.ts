@@ -858,6 +858,24 @@ function genInline(g: Gen, i: Instr): boolean {
         g.alu(5, os, "0", "0", a, os === 8 ? ah : "0", g.regWriter(i.rm, os));
         return true;
       }
+      if (sub === 6) {
+        // DIV r32/r64 when it cannot raise #DE and the divisor is below 2^32 (runtime.ts
+        // divq/divd); anything else is left to the handler. The flags are not changed (the
+        // handler leaves them as they were; the SDM leaves them undefined).
+        const d = i.rm;
+        if (os === 8) {
+          g.emit(
+            `if (!(hi[${d}] === 0 && lo[${d}] !== 0 && hi[2] === 0 && (lo[2] >>> 0) < (lo[${d}] >>> 0))) ${g.bail()}`,
+          );
+          g.emit(
+            `lo[0] = X.divq(lo[2], hi[0], lo[0], lo[${d}]); hi[0] = X.DQ.hi; lo[2] = X.DQ.rem; hi[2] = 0;`,
+          );
+        } else {
+          g.emit(`if (!(lo[${d}] !== 0 && (lo[2] >>> 0) < (lo[${d}] >>> 0))) ${g.bail()}`);
+          g.emit(`lo[0] = X.divd(lo[2], lo[0], lo[${d}]); hi[0] = 0; lo[2] = X.DQ.rem; hi[2] = 0;`);
+        }
+        return true;
+      }
       return false;
     }
     case 0xff: {

@@ -6,6 +6,7 @@
 import type { Cpu } from "../cpu.js";
 import { PERM } from "../mmu.js";
 import type { SseState } from "../sse/sse-state.js";
+import { divRemainder, divU64by32 } from "../ops/muldiv.js";
 
 export { PERM };
 
@@ -104,6 +105,30 @@ export function imul64w(a: number, ah: number, b: number, bh: number): number {
   IM.of = w2 !== ext || w3 !== ext ? 0x801 : 0;
   IM.hi = w1 | 0;
   return w0 | 0;
+}
+
+/** Outputs of divq/divd besides their return value: high half of the quotient, remainder. */
+export const DQ = { hi: 0, rem: 0 };
+
+/**
+ * DIV r/m64 (F7 /6, SDM Vol.2 DIV) when the divisor `d` is below 2^32 and RDX (`n2`) is
+ * below it (so no #DE): RDX:RAX (`n2`:`n1`:`n0`, three 32-bit digits) / d in two exact
+ * divU64by32 steps, as ops/muldiv.ts does. Returns the low half of the quotient (int32),
+ * the high half in DQ.hi and the remainder in DQ.rem (int32 form).
+ */
+export function divq(n2: number, n1: number, n0: number, d: number): number {
+  const dd = d >>> 0;
+  DQ.hi = divU64by32(n2 >>> 0, n1 >>> 0, dd) | 0;
+  const q = divU64by32(divRemainder(), n0 >>> 0, dd) | 0;
+  DQ.rem = divRemainder() | 0;
+  return q;
+}
+
+/** DIV r/m32 when EDX (`n1`) is below the non-zero divisor `d`: EDX:EAX / d, as divq. */
+export function divd(n1: number, n0: number, d: number): number {
+  const q = divU64by32(n1 >>> 0, n0 >>> 0, d >>> 0) | 0;
+  DQ.rem = divRemainder() | 0;
+  return q;
 }
 
 /**

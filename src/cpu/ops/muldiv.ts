@@ -235,6 +235,11 @@ export function divU64by32(hi: number, lo: number, d: number): number {
   return (q1 * 65536 + q0) >>> 0;
 }
 
+/** The remainder left by the last divU64by32. */
+export function divRemainder(): number {
+  return w.h;
+}
+
 const BIG64 = BigInt(64);
 const BIG32 = BigInt(32);
 const MASK64 = (BigInt(1) << BIG64) - BigInt(1);

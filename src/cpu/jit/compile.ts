@@ -503,9 +503,15 @@ export class Gen {
         case 2: {
           const cin = op === 2 ? this.tmp("c") : "";
           if (op === 2) this.emit(`${cin} = ${this.carry()};`);
-          this.emit(
-            `${t} = ${u32(a)} + ${u32(b)}${op === 2 ? ` + ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` + ${bh}`} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
-          );
+          // ADD in int32 arithmetic: the carry out of the low half is (r < a) unsigned.
+          if (op === 0)
+            this.emit(
+              `${r} = (${a} + ${b}) | 0; ${rh} = (${ah}${bh === "0" ? "" : ` + ${bh}`} + ((${r} >>> 0) < ${u32(a)} ? 1 : 0)) | 0;`,
+            );
+          else
+            this.emit(
+              `${t} = ${u32(a)} + ${u32(b)} + ${cin}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` + ${bh}`} + (${t} > 4294967295 ? 1 : 0)) | 0;`,
+            );
           this.lazy64(op === 2 ? L_ADC : L_ADD, a, ah, b, bh, r, rh, STATUS);
           if (op === 2) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "add";
@@ -516,9 +522,15 @@ export class Gen {
         case 7: {
           const cin = op === 3 ? this.tmp("c") : "";
           if (op === 3) this.emit(`${cin} = ${this.carry()};`);
-          this.emit(
-            `${t} = ${u32(a)} - ${u32(b)}${op === 3 ? ` - ${cin}` : ""}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` - ${bh}`} - (${t} < 0 ? 1 : 0)) | 0;`,
-          );
+          // SUB/CMP in int32 arithmetic: the borrow out of the low half is (a < b) unsigned.
+          if (op !== 3)
+            this.emit(
+              `${r} = (${a} - ${b}) | 0; ${rh} = (${ah}${bh === "0" ? "" : ` - ${bh}`} - (${u32(a)} < ${u32(b)} ? 1 : 0)) | 0;`,
+            );
+          else
+            this.emit(
+              `${t} = ${u32(a)} - ${u32(b)} - ${cin}; ${r} = ${t} | 0; ${rh} = (${ah}${bh === "0" ? "" : ` - ${bh}`} - (${t} < 0 ? 1 : 0)) | 0;`,
+            );
           this.lazy64(op === 3 ? L_SBB : L_SUB, a, ah, b, bh, r, rh, STATUS);
           if (op === 3) this.pending = `fc = ${cin}; ${this.pending}`;
           kind = "sub";

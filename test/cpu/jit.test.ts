@@ -519,6 +519,20 @@ function runSmall(src: string, threshold: number, setup: (m: TestMachine) => voi
   });
 }
 
+/**
+ * Run `src` interpreted, let `check` assert on what it did, then require the same outcome
+ * from compiled blocks (JIT threshold 1 and 2).
+ */
+function sameWhenCompiled(
+  src: string,
+  setup: (m: TestMachine) => void,
+  check: (ref: { events: number[]; lo: number[] }) => void,
+): void {
+  const ref = runSmall(src, Infinity, setup);
+  check(JSON.parse(ref) as { events: number[]; lo: number[] });
+  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+}
+
 test("compiled code checks each access in the access mode it runs in (SMAP: STAC/CLAC)", () => {
   // Only the 2 MiB page at BUF is a user page; CR4.SMAP is set. The loop reads it with
   // EFLAGS.AC=1 (allowed), so the fast tag beside its TLB entry is filled for that access
@@ -533,9 +547,9 @@ test("compiled code checks each access in the access mode it runs in (SMAP: STAC
   };
   const src =
     "mov ecx, 5\n1:\nstac\nmov rax, qword ptr [rbp]\nclac\ndec ecx\njnz 1b\nmov rbx, qword ptr [rbp + 8]\n";
-  const ref = runSmall(src, Infinity, setup);
-  assert.deepEqual(JSON.parse(ref).events, [14], "the interpreter faults on the AC=0 read");
-  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+  sameWhenCompiled(src, setup, (r) =>
+    assert.deepEqual(r.events, [14], "the interpreter faults on the AC=0 read"),
+  );
 });
 
 test("a store compiled while its page held no code sees the page get code", () => {
@@ -549,9 +563,9 @@ test("a store compiled while its page held no code sees the page get code", () =
   const setup = (m: TestMachine): void => {
     m.cpu.lo[3] = 0;
   };
-  const ref = runSmall(src, Infinity, setup);
-  assert.equal(JSON.parse(ref).lo[3], 101 + 102 + 103 + 104 + 105 + 106, "the interpreter sees every store");
-  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+  sameWhenCompiled(src, setup, (r) =>
+    assert.equal(r.lo[3], 101 + 102 + 103 + 104 + 105 + 106, "the interpreter sees every store"),
+  );
 });
 
 test("compiled base + index * scale addresses wrap modulo 2^64 as the interpreter's do", () => {
@@ -565,9 +579,9 @@ test("compiled base + index * scale addresses wrap modulo 2^64 as the interprete
     m.cpu.lo[5] = BUF + 0x100;
     for (let n = 0; n < 64; n++) m.mem.write32(BUF + n * 4, (n * 0x9e3779b1) >>> 0);
   };
-  const ref = runSmall(src, Infinity, setup);
-  assert.deepEqual(JSON.parse(ref).events, [13], "the non-canonical access faults (#GP)");
-  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+  sameWhenCompiled(src, setup, (r) =>
+    assert.deepEqual(r.events, [13], "the non-canonical access faults (#GP)"),
+  );
 });
 
 test("compiled FS/GS-relative loads and stores add the segment base", () => {
@@ -579,9 +593,9 @@ test("compiled FS/GS-relative loads and stores add the segment base", () => {
     m.cpu.segBase[5] = BUF + 0x2000; // GS
     for (let n = 0; n < 64; n++) m.mem.write32(BUF + 0x1000 + n * 4, (n * 0x9e3779b1) >>> 0);
   };
-  const ref = runSmall(src, Infinity, setup);
-  assert.equal(JSON.parse(ref).lo[6], 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1, "the GS stores are read back");
-  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+  sameWhenCompiled(src, setup, (r) =>
+    assert.equal(r.lo[6], 8 + 7 + 6 + 5 + 4 + 3 + 2 + 1, "the GS stores are read back"),
+  );
 });
 
 test("compiled DIV r32/r64 gives the handler's quotients, remainders and #DE", () => {
@@ -600,7 +614,5 @@ test("compiled DIV r32/r64 gives the handler's quotients, remainders and #DE", (
     m.cpu.hi[10] = 0x14057b7e;
     m.cpu.hi[12] = 0x100; // OR-ed into the second divisor: 2^40 and up
   };
-  const ref = runSmall(src, Infinity, setup);
-  assert.deepEqual(JSON.parse(ref).events, [0], "the division by zero raises #DE");
-  for (const th of [1, 2]) assert.equal(runSmall(src, th, setup), ref, `threshold ${th}`);
+  sameWhenCompiled(src, setup, (r) => assert.deepEqual(r.events, [0], "the division by zero raises #DE"));
 });

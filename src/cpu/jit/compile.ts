@@ -1123,15 +1123,17 @@ function genInline(g: Gen, i: Instr): boolean {
 /**
  * Checks the run loop makes between blocks, made by a transfer (Gen.transfer) before it
  * moves to another region block after instructions have retired: the instruction
- * budget (`lim` = cpu.runEnd - cpu.icount at entry), and the rest (X.loopOk: pending
+ * budget (`lim` = cpu.runEnd - cpu.icount), and the rest (X.loopOk: pending
  * SMI/NMI/INTR, stop, code invalidation, chain epoch, halt/shutdown/interrupt shadow). That
  * state only changes through a handler call (hooks, MMIO and code writes are only reached
  * from handlers: inline memory accesses leave the function for anything but plain RAM),
- * which sets the local `sl`; the full check runs when `sl` is set (and on the first
- * transfer, `sl` starts at 1), then clears it. The budget is re-read there too.
+ * which sets the local `sl` and zeroes `lim`, so the one comparison `done < lim` fails and
+ * the full check runs (also on the first transfer: `sl` starts at 1 and `lim` at 0); it
+ * re-reads the budget and clears `sl`. With `sl` clear, a failed comparison means the
+ * budget is spent.
  */
 const LOOP_OK =
-  "(sl === 0 ? done < lim : (lim = cpu.runEnd - cpu.icount, sl = 0, done < lim && X.loopOk(cpu, ep)))";
+  "(done < lim || (sl !== 0 && (sl = 0, lim = cpu.runEnd - cpu.icount, done < lim && X.loopOk(cpu, ep))))";
 
 /** The flag assignments a transfer makes on its jump to region block $1 (Gen.transfer). */
 const FLAGS_TO = /\/\*F(\d+)\{\*\/(.*?)\/\*\}\*\//g;
@@ -1200,7 +1202,7 @@ function genBody(g: Gen): void {
     if (regs === null) {
       g.emit(
         `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ${SYNC_FLAGS} ${WRITE_BACK}rv = 0; ` +
-          `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; am = cpu.accessMode; nr = cpu.nextRip;`,
+          `H[${h}](cpu, I[${h}]); rv = 1; ${RELOAD}${LOAD_FLAGS} sl = 1; lim = 0; am = cpu.accessMode; nr = cpu.nextRip;`,
       );
     } else {
       // Only the ModRM registers are written back and reloaded; the flags only when the
@@ -1210,7 +1212,7 @@ function genBody(g: Gen): void {
         `k = ${idx}; cpu.rip = ${g.at(off)}; cpu.nextRip = ${g.at(g.end)}; ` +
           `${regs.map((r) => `/*WB${r}*/`).join("")}` +
           `${fl ? SYNC_FLAGS : "fy = 1;"} H[${h}](cpu, I[${h}]); ${fl ? "" : "fy = 0;"} ` +
-          `${regs.map((r) => `/*RL${r}*/`).join("")}${fl ? LOAD_FLAGS : ""} sl = 1; nr = cpu.nextRip;`,
+          `${regs.map((r) => `/*RL${r}*/`).join("")}${fl ? LOAD_FLAGS : ""} sl = 1; lim = 0; nr = cpu.nextRip;`,
       );
     }
     g.flags = null;
@@ -1491,7 +1493,7 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
     `const jr = cpu.jitReadTag, jw = cpu.jitWriteTag, tP = cpu.tlbPhys, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
-    `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = cpu.runEnd - cpu.icount, po = 0, ix = 0, pa = 0, ` +
+    `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = 0, po = 0, ix = 0, pa = 0, ` +
     `am = cpu.accessMode, xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +
     `nr = 0, xr = 0;${vars.length === 0 ? "" : ` let ${vars.map((v) => `${v} = 0`).join(", ")};`}\n` +
     `let ${FLAG_LOCALS.map(([l, f]) => `${l} = cpu.${f}`).join(", ")};\n` +

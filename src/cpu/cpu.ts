@@ -213,6 +213,12 @@ export class Cpu {
   readonly tlbTag = new Float64Array(TLB_SIZE).fill(NaN);
   /** TLB physical page base addresses. */
   readonly tlbPhys = new Float64Array(TLB_SIZE);
+  /**
+   * tlbPhys as an int32 (ToInt32, so pages above 2 GiB come out negative), for compiled code
+   * (jit/compile.ts Gen.fastCond), which only uses it for pages of the low RAM block (below
+   * 4 GiB) and takes the address back with `>>> 0`: integer arithmetic instead of doubles.
+   */
+  readonly tlbPhys32 = new Int32Array(TLB_SIZE);
   /** TLB permission bits (PERM.*). */
   readonly tlbPerm = new Int32Array(TLB_SIZE);
   /** TLB entry is global (survives CR3 writes). */

@@ -221,6 +221,7 @@ export function translateSlow(cpu: Cpu, lin: number, kind: number, mode: number)
   const idx = vpn & (TLB_SIZE - 1);
   cpu.tlbTag[idx] = vpn;
   cpu.tlbPhys[idx] = w.phys - (lin & 0xfff);
+  cpu.tlbPhys32[idx] = cpu.tlbPhys[idx] | 0;
   cpu.tlbPerm[idx] = permissions(cpu, w);
   cpu.tlbGlobal[idx] = w.global ? 1 : 0;
   // The fast tags of compiled code described the entry's previous contents.

@@ -310,8 +310,8 @@ const DOUBLES = [
 const STUBS = 0x3000;
 
 /** A 64-bit machine with an IDT whose stubs report the vector on port 0xE9 and halt. */
-function machine(events: number[]): TestMachine {
-  const m = createMachine(4);
+function machine(events: number[], ramMiB = 4): TestMachine {
+  const m = createMachine(ramMiB);
   m.hooks.ioWrite = (port, _size, value) => {
     if (port === 0xe9) events.push(value & 0xff);
   };
@@ -500,9 +500,9 @@ test("flags left out of a transfer into a block that overwrites them are right o
  * Run `src` (64-bit, ends in HLT) on the test machine after `setup`, with the JIT threshold
  * given; returns what the guest did (exceptions, registers, RIP, count).
  */
-function runSmall(src: string, threshold: number, setup: (m: TestMachine) => void): string {
+function runSmall(src: string, threshold: number, setup: (m: TestMachine) => void, ramMiB = 4): string {
   const events: number[] = [];
-  const m = machine(events);
+  const m = machine(events, ramMiB);
   setup(m);
   m.cpu.jitThreshold = threshold;
   const code = assemble(src + "\nhlt\n", 64, LAYOUT.code);
@@ -615,4 +615,27 @@ test("compiled DIV r32/r64 gives the handler's quotients, remainders and #DE", (
     m.cpu.hi[12] = 0x100; // OR-ed into the second divisor: 2^40 and up
   };
   sameWhenCompiled(src, setup, (r) => assert.deepEqual(r.events, [0], "the division by zero raises #DE"));
+});
+
+test("compiled loads and stores reach RAM above 2 GiB physical", () => {
+  // 2 GiB + 4 MiB of RAM; linear 4 MiB (PD entry 2) maps physical 2 GiB, where the compiled
+  // accesses' physical address no longer fits an int32 (cpu.tlbPhys32 holds it negative).
+  const ram = 2048 + 4;
+  let last: TestMachine | null = null;
+  const setup = (m: TestMachine): void => {
+    m.mem.write32(LAYOUT.pml4 + 0x2000 + 2 * 8, (0x80000000 | 0x80 | 7) >>> 0);
+    m.cpu.flushTlb(false);
+    last = m;
+  };
+  const src =
+    "mov rdi, 0x400000\nmov ecx, 100\n1:\nmov eax, ecx\nimul eax, eax\nmov dword ptr [rdi + rcx*4], eax\n" +
+    "mov edx, dword ptr [rdi + rcx*4 + 4]\nadd rsi, rdx\ndec ecx\njnz 1b\n";
+  const ref = runSmall(src, Infinity, setup, ram);
+  let sum = 0;
+  for (let n = 2; n <= 100; n++) sum += n * n;
+  assert.equal(JSON.parse(ref).lo[6], sum, "each load reads the previous iteration's store");
+  for (const th of [1, 2]) {
+    assert.equal(runSmall(src, th, setup, ram), ref, `threshold ${th}`);
+    assert.equal(last!.mem.read32(0x80000000 + 50 * 4), 2500, `threshold ${th}: the store is at 2 GiB + 200`);
+  }
 });

@@ -286,13 +286,13 @@ export class Gen {
    * from ToInt32/ToUint32 of `L`, exact modulo 2^32 for any double) says the page is mapped with the
    * permission for the access in the current access mode (`am`, as cpu.translate checks it)
    * and is plain RAM (for a write also without decoded code), and the access stays in the
-   * page. Sets `pa` to the physical address.
+   * page. Sets `pa` to the physical address (from cpu.tlbPhys32: integer arithmetic).
    */
   fastCond(L: string, size: number, write: boolean): string {
     const w = this.low32.get(L) ?? L;
     return (
       `(po = ${w} & 4095, ix = (${w} >>> 12) & ${TLB_SIZE - 1}, ${write ? "jw" : "jr"}[ix] === ${L} - po + am) && ` +
-      `po <= ${4096 - size} && ((pa = tP[ix] + po), true)`
+      `po <= ${4096 - size} && ((pa = (tP[ix] + po) >>> 0), true)`
     );
   }
 
@@ -1491,7 +1491,7 @@ function genRegion(cpu: Cpu, region: Block[]): RegionCode {
   const src =
     `return function jit(cpu) {\n` +
     `const lo = cpu.lo, hi = cpu.hi, r0 = cpu.rip - D, ep = cpu.chainEpoch;\n` +
-    `const jr = cpu.jitReadTag, jw = cpu.jitWriteTag, tP = cpu.tlbPhys, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
+    `const jr = cpu.jitReadTag, jw = cpu.jitWriteTag, tP = cpu.tlbPhys32, mem = cpu.mem, u8 = mem.u8, dv = mem.view, ` +
     `XS = cpu.sse, XI = XS.xmm, XF = XS.f64;\n` +
     `let done = 0, k = 0, pc = E, sl = 1, rv = 1, lim = 0, po = 0, ix = 0, pa = 0, ` +
     `am = cpu.accessMode, xo = 0, xn = 0, xb = ${region.length}, xk = 0, fy = 0, ` +

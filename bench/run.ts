@@ -570,9 +570,9 @@ export async function main(o: BenchOptions = parseArgs(process.argv.slice(2))): 
       ? `QEMU/pinvm ${(qm / Number(m)).toFixed(1)}x (pinvm ${(Number(m) / qm).toFixed(3)}x QEMU)`
       : "n/a";
   const sameRounds = pl !== null && longRounds === o.qemuRounds;
-  const main = pl !== null ? mips(pl.instructions, pl.seconds) : ps;
+  const compared = pl !== null ? mips(pl.instructions, pl.seconds) : ps;
   console.log(
-    `RESULT pinvm ${main} MIPS${sameRounds ? ` over the same ${longRounds} rounds` : ""} | QEMU TCG ${qm.toFixed(1)} MIPS | ${ratio(main)}` +
+    `RESULT pinvm ${compared} MIPS${sameRounds ? ` over the same ${longRounds} rounds` : ""} | QEMU TCG ${qm.toFixed(1)} MIPS | ${ratio(compared)}` +
       ` | short run ${ps} MIPS, ${ratio(ps)}${steady.length > 0 ? ` | steady ${pst} MIPS, ${ratio(pst)}` : ""}`,
   );
   return 0;

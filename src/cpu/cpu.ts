@@ -224,9 +224,10 @@ export class Cpu {
   /** TLB entry is global (survives CR3 writes). */
   readonly tlbGlobal = new Uint8Array(TLB_SIZE);
   /**
-   * Fast TLB of compiled code (jit/compile.ts Gen.fastCond), beside each TLB entry: the linear
-   * address of the page (VPN * 4096) + accessMode when a read of the page in that access mode hits the TLB entry with read
-   * permission and the page is plain RAM of the low block (memory.isRamPage), else NaN. So
+   * Fast TLB of compiled code (jit/compile.ts Gen.fastCond), beside each TLB entry: the
+   * linear address of the page (VPN * 4096) + accessMode when a read of the page in that
+   * access mode hits the TLB entry with read permission and the page is plain RAM of the low
+   * block (memory.isRamPage), else NaN. So
    * one comparison stands for the tag, permission and RAM checks. Filled by translate() for
    * the access it makes, cleared with the TLB entry, and cleared whole when a page stops
    * being plain RAM (memory.ts addFastPathListener).

@@ -283,8 +283,8 @@ export class Gen {
    * Condition for the inline fast path of an access of `size` bytes at linear `L`: the fast
    * tag beside the TLB entry (cpu.jitReadTag/jitWriteTag; the page's linear address plus the
    * access mode, so one comparison of doubles: the page offset `po` and the TLB index come
-   * from ToInt32/ToUint32 of `L`, exact modulo 2^32 for any double) says the page is mapped with the
-   * permission for the access in the current access mode (`am`, as cpu.translate checks it)
+   * from ToInt32/ToUint32 of `L`, exact modulo 2^32 for any double) says the page is mapped
+   * with the permission for the access in the current access mode (`am`, as cpu.translate checks it)
    * and is plain RAM (for a write also without decoded code), and the access stays in the
    * page. Sets `pa` to the physical address (from cpu.tlbPhys32: integer arithmetic).
    */
@@ -1052,9 +1052,10 @@ function genInline(g: Gen, i: Instr): boolean {
   }
   if (opc === 0x1af && wide) {
     // IMUL r, r/m (as runtime.ts imul64v/imul32v): CF=OF=1 when the signed product does not
-    // fit, SF/ZF/PF lazily from the result (LazyOp.Logic), AF=0. 64-bit products through
-    // runtime.ts imul64w; 32-bit ones inline (the double product of two int32 equals the int32
-    // result exactly when the true product fits in 32 bits, and lies outside int32 otherwise).
+    // fit, SF/ZF/PF lazily from the result (LazyOp.Logic), AF=0. 64-bit products inline below,
+    // their CF/OF through runtime.ts imul64of; 32-bit ones inline (the double product of two
+    // int32 equals the int32 result exactly when the true product fits in 32 bits, and lies
+    // outside int32 otherwise).
     const src = rmSource(g, i, os);
     if (src === null) return false;
     const r = g.tmp("r");

@@ -4,11 +4,8 @@
  * ops/ (same results, same flag recording); values are taken and stored in int32 form.
  */
 import type { Cpu } from "../cpu.js";
-import { PERM } from "../mmu.js";
 import type { SseState } from "../sse/sse-state.js";
-import { divRemainder, divU64by32 } from "../ops/muldiv.js";
-
-export { PERM };
+import { DIV96, divRemainder, divU64by32, divU96by32 } from "../ops/muldiv.js";
 
 /**
  * The checks the run loop (cpu.ts run()) makes between blocks other than the instruction
@@ -112,15 +109,14 @@ export const DQ = { hi: 0, rem: 0 };
 
 /**
  * DIV r/m64 (F7 /6, SDM Vol.2 DIV) when the divisor `d` is below 2^32 and RDX (`n2`) is
- * below it (so no #DE): RDX:RAX (`n2`:`n1`:`n0`, three 32-bit digits) / d in two exact
- * divU64by32 steps, as ops/muldiv.ts does. Returns the low half of the quotient (int32),
- * the high half in DQ.hi and the remainder in DQ.rem (int32 form).
+ * below it (so no #DE): RDX:RAX (`n2`:`n1`:`n0`) / d by ops/muldiv.ts divU96by32, as the
+ * handler does. Returns the low half of the quotient (int32), the high half in DQ.hi and the
+ * remainder in DQ.rem (int32 form).
  */
 export function divq(n2: number, n1: number, n0: number, d: number): number {
-  const dd = d >>> 0;
-  DQ.hi = divU64by32(n2 >>> 0, n1 >>> 0, dd) | 0;
-  const q = divU64by32(divRemainder(), n0 >>> 0, dd) | 0;
-  DQ.rem = divRemainder() | 0;
+  const q = divU96by32(n2 >>> 0, n1 >>> 0, n0 >>> 0, d >>> 0) | 0;
+  DQ.hi = DIV96.qh | 0;
+  DQ.rem = DIV96.rem | 0;
   return q;
 }
 

@@ -240,6 +240,21 @@ export function divRemainder(): number {
   return w.h;
 }
 
+/** Outputs of divU96by32 besides its return value (both unsigned). */
+export const DIV96 = { qh: 0, rem: 0 };
+
+/**
+ * Unsigned division of the three 32-bit digits (n2, n1, n0) by d (32-bit, non-zero, n2 < d)
+ * in two exact divU64by32 steps: the low half of the quotient is returned, the high half and
+ * the remainder are left in DIV96. DIV r/m64 by a divisor below 2^32 (RDX:RAX).
+ */
+export function divU96by32(n2: number, n1: number, n0: number, d: number): number {
+  DIV96.qh = divU64by32(n2, n1, d);
+  const ql = divU64by32(w.h, n0, d);
+  DIV96.rem = w.h;
+  return ql;
+}
+
 const BIG64 = BigInt(64);
 const BIG32 = BigInt(32);
 const MASK64 = (BigInt(1) << BIG64) - BigInt(1);
@@ -284,11 +299,9 @@ function div(byte: boolean) {
     } else if (dh === 0 && d !== 0 && cpu.hi[2] === 0 && cpu.lo[2] >>> 0 < d) {
       // Divisor below 2^32 and RDX < divisor (so no #DE): RDX:RAX is three 32-bit digits
       // with the top one below d, divided in two exact divU64by32 steps (no BigInt).
-      const qh = divU64by32(cpu.lo[2] >>> 0, cpu.hi[0] >>> 0, d);
-      const ql = divU64by32(w.h, cpu.lo[0] >>> 0, d);
-      cpu.lo[0] = ql;
-      cpu.hi[0] = qh;
-      cpu.lo[2] = w.h;
+      cpu.lo[0] = divU96by32(cpu.lo[2] >>> 0, cpu.hi[0] >>> 0, cpu.lo[0] >>> 0, d);
+      cpu.hi[0] = DIV96.qh;
+      cpu.lo[2] = DIV96.rem;
       cpu.hi[2] = 0;
     } else {
       const dv = big(d, dh);
